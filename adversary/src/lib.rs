@@ -1,0 +1,1 @@
+//! The adversary harness (in progress).

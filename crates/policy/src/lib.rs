@@ -1,0 +1,1 @@
+//! Diversity policy (in progress).

@@ -1,0 +1,1 @@
+//! The discguard service (in progress).

@@ -1,0 +1,3 @@
+//! The discguard binary (in progress).
+
+fn main() {}
