@@ -1,3 +1,7 @@
-//! The discguard binary (in progress).
+//! The `discguard` binary. See the `discguard` library crate and the README.
 
-fn main() {}
+#[tokio::main]
+async fn main() {
+    let code = discguard::run::main(std::env::args_os()).await;
+    std::process::exit(code);
+}

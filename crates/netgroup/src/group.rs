@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::asn::AsnDb;
 
@@ -103,11 +104,19 @@ impl NetGroups {
         match ip.to_canonical() {
             IpAddr::V4(v4) => {
                 let wide = NetGroup::v4_slash16(v4);
-                Self { narrow: NetGroup::v4_slash24(v4), wide, asn: wide }
+                Self {
+                    narrow: NetGroup::v4_slash24(v4),
+                    wide,
+                    asn: wide,
+                }
             }
             IpAddr::V6(v6) => {
                 let wide = NetGroup::v6_slash32(v6);
-                Self { narrow: NetGroup::v6_slash48(v6), wide, asn: wide }
+                Self {
+                    narrow: NetGroup::v6_slash48(v6),
+                    wide,
+                    asn: wide,
+                }
             }
         }
     }
@@ -136,27 +145,37 @@ impl NetGroups {
 }
 
 /// Maps addresses to [`NetGroups`], with an optional ASN database.
-#[derive(Debug, Default)]
+///
+/// Cloning is cheap: clones share the database.
+#[derive(Clone, Debug, Default)]
 pub struct Classifier {
-    asn: Option<AsnDb>,
+    asn: Option<Arc<AsnDb>>,
 }
 
 impl Classifier {
     /// A classifier; without a database the ASN group is the wide prefix.
     pub fn new(asn: Option<AsnDb>) -> Self {
-        Self { asn }
+        Self {
+            asn: asn.map(Arc::new),
+        }
+    }
+
+    /// A classifier over a database shared with other users.
+    pub fn with_shared_db(asn: Arc<AsnDb>) -> Self {
+        Self { asn: Some(asn) }
     }
 
     /// The ASN database in use, if any.
     pub fn asn_db(&self) -> Option<&AsnDb> {
-        self.asn.as_ref()
+        self.asn.as_deref()
     }
 
-    /// The groups of `ip`.
+    /// The groups of `ip`. Does not allocate: one prefix computation and at
+    /// most one database lookup.
     pub fn groups(&self, ip: IpAddr) -> NetGroups {
         let mut groups = NetGroups::prefixes_only(ip);
-        if let Some(info) = self.asn.as_ref().and_then(|db| db.lookup(ip.to_canonical())) {
-            groups.asn = NetGroup::Asn(info.asn);
+        if let Some(asn) = self.asn.as_ref().and_then(|db| db.lookup_asn(ip)) {
+            groups.asn = NetGroup::Asn(asn);
         }
         groups
     }

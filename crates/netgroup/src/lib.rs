@@ -16,7 +16,11 @@
 //! Entry points: [`Classifier::groups`] (address → [`NetGroups`]),
 //! [`addr_class`] (address → [`AddrClass`], for addresses that must never
 //! enter a view on a public network) and [`AsnDb::open`] (MaxMind DB or CSV/TSV
-//! range files).
+//! range files). Everything here is pure and synchronous; only opening a
+//! database reads files. Classifying an address does not allocate.
+//!
+//! Feature `test-utils` adds `mmdb_writer`, which writes small MaxMind DB
+//! files for tests and simulated networks.
 //!
 //! ```
 //! use discguard_netgroup::{Classifier, GroupKind, NetGroup};
@@ -35,7 +39,9 @@
 mod asn;
 mod class;
 mod group;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod mmdb_writer;
 
-pub use asn::{AsnDb, AsnDbError, AsnDbFormat, AsnInfo};
+pub use asn::{AsnDb, AsnDbError, AsnDbFormat, AsnInfo, LineProblem};
 pub use class::{AddrClass, addr_class};
 pub use group::{Classifier, GroupKind, NetGroup, NetGroups};

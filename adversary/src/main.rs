@@ -1,0 +1,178 @@
+//! `discguard-adversary`: networks of real discv5 nodes on loopback.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
+
+#[derive(Parser)]
+#[command(name = "discguard-adversary", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// A local network of real discv5 nodes (Lodestar and sigp) with discguard in front,
+    /// serving vetted peers. Loopback only; no internet needed.
+    Testnet {
+        /// Lodestar discv5 nodes.
+        #[arg(long, default_value_t = 5)]
+        lodestar: u8,
+        /// sigp discv5 nodes, each in its own /16.
+        #[arg(long, default_value_t = 12)]
+        sigp: u8,
+        /// sigp discv5 nodes crowded into one /24 (127.50.0.0/24).
+        #[arg(long, default_value_t = 8)]
+        crowded: u8,
+        /// discguard's HTTP API.
+        #[arg(long, default_value = "127.0.0.1:9190")]
+        http_address: SocketAddr,
+        /// discguard's Prometheus endpoint.
+        #[arg(long, default_value = "127.0.0.1:9191")]
+        metrics_address: SocketAddr,
+        /// Stop after this many seconds (0 = run until Ctrl-C).
+        #[arg(long, default_value_t = 0)]
+        duration: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Cmd::Testnet {
+            lodestar,
+            sigp,
+            crowded,
+            http_address,
+            metrics_address,
+            duration,
+        } => {
+            let config = TestnetConfig {
+                lodestar,
+                sigp_spread: sigp,
+                sigp_crowded: crowded,
+                ..Default::default()
+            };
+            testnet(config, http_address, metrics_address, duration).await
+        }
+    }
+}
+
+async fn testnet(
+    config: TestnetConfig,
+    http: SocketAddr,
+    metrics: SocketAddr,
+    duration: u64,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    println!(
+        "starting {} Lodestar nodes (127.21.0.1, …) and {} sigp nodes ({} in their own /16s, {} in 127.50.0.0/24) ...",
+        config.lodestar,
+        config.sigp_spread + config.sigp_crowded,
+        config.sigp_spread,
+        config.sigp_crowded
+    );
+    let net = Testnet::start(&config).await?;
+    let boot = net.lodestar.enrs()[0].clone();
+    let datadir = tempdir()?;
+    let bin = discguard_bin()?;
+    let args: Vec<String> = [
+        "--network",
+        "none",
+        "--allow-private-addresses",
+        "--listen-address",
+        &config.discguard_ip.to_string(),
+        "--discovery-port",
+        &config.port.to_string(),
+        "--bootnodes",
+        &boot,
+        "--metrics-address",
+        &metrics.to_string(),
+        "--datadir",
+        datadir.to_str().unwrap_or("."),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    println!(
+        "starting discguard on {}:{} with one bootnode: Lodestar node 0",
+        config.discguard_ip, config.port
+    );
+    let dg = DiscguardProcess::start(&bin, http, &args, Duration::from_secs(30)).await?;
+
+    let total = usize::from(config.lodestar)
+        + usize::from(config.sigp_spread)
+        + usize::from(config.sigp_crowded);
+    // At most 2 of the crowded /24 per k-bucket and 10 per table (policy defaults).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut peers = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    while Instant::now() < deadline {
+        tick.tick().await;
+        peers = dg.peers(1024).await?;
+        let lodestar_seen = peers
+            .iter()
+            .filter(|p| net.implementation(&p.node_id) == "lodestar")
+            .count();
+        println!(
+            "  {:>3} s: discguard serves {} peers ({} Lodestar)",
+            started.elapsed().as_secs(),
+            peers.len(),
+            lodestar_seen
+        );
+        if lodestar_seen == usize::from(config.lodestar) && peers.len() + 4 >= total {
+            break;
+        }
+    }
+    println!("\nvetted peers served on http://{http}/v1/peers:");
+    println!("{:<10} {:<66} {:<16} netgroup", "impl", "node_id", "ip");
+    for p in &peers {
+        println!(
+            "{:<10} {:<66} {:<16} {}",
+            net.implementation(&p.node_id),
+            p.node_id,
+            p.ip,
+            p.netgroup
+        );
+    }
+    let crowded = peers
+        .iter()
+        .filter(|p| p.netgroup == "127.50.0.0/24")
+        .count();
+    println!(
+        "\n{} of {} nodes served; {} of the {} nodes crowded in 127.50.0.0/24 (caps: 2 per /24 per k-bucket, 10 per table)",
+        peers.len(),
+        total,
+        crowded,
+        config.sigp_crowded
+    );
+    println!(
+        "try: curl -s http://{http}/v1/risk ; curl -s http://{metrics}/metrics | grep discguard_view"
+    );
+    println!("     cargo run -q -p discguard -- peers --http-address {http} --format lighthouse");
+
+    if duration == 0 {
+        println!("\nrunning until Ctrl-C ...");
+        tokio::signal::ctrl_c().await?;
+    } else {
+        let rest = Duration::from_secs(duration).saturating_sub(started.elapsed());
+        tokio::time::sleep(rest).await;
+    }
+    let status = dg.terminate(Duration::from_secs(10)).await?;
+    net.lodestar.shutdown().await?;
+    println!("stopped (discguard exit: {status})");
+    Ok(())
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("discguard-testnet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,150 @@
+//! What the service tells the outside: served peers, the view by bucket, a
+//! risk summary. These are the JSON shapes of the HTTP API (design.md,
+//! "Outside contracts").
+
+use serde::{Deserialize, Serialize};
+
+/// One peer as handed to the consensus client (`GET /v1/peers`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The signed record, `enr:` text form.
+    pub enr: String,
+    /// Node ID, 64 hex characters.
+    pub node_id: String,
+    /// The address the node answered us from.
+    pub ip: String,
+    /// discv5 UDP port.
+    pub udp_port: u16,
+    /// libp2p TCP port from the ENR, if any.
+    pub tcp_port: Option<u16>,
+    /// Origin AS number, when an ASN database is loaded and knows the address.
+    pub asn: Option<u32>,
+    /// The narrow network group: IPv4 /24 or IPv6 /48.
+    pub netgroup: String,
+    /// The wide network group: IPv4 /16 or IPv6 /32.
+    pub netgroup_wide: String,
+    /// ENR sequence number.
+    pub seq: u64,
+    /// `eth2` fork digest from the ENR, `0x`-hex, if present.
+    pub fork_digest: Option<String>,
+    /// Log-distance from our node ID (the k-bucket).
+    pub bucket: u16,
+    /// Seconds since the node first answered us.
+    pub age_seconds: u64,
+    /// Seconds since we last heard from the node.
+    pub last_seen_seconds: u64,
+}
+
+/// Answer of `GET /v1/peers`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PeersResponse {
+    /// The peers, most diverse first.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// The groups of one view entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupsView {
+    /// IPv4 /24 or IPv6 /48.
+    pub narrow: String,
+    /// IPv4 /16 or IPv6 /32.
+    pub wide: String,
+    /// `AS<n>`, or the wide prefix when no ASN database knows the address.
+    pub asn: String,
+}
+
+/// One entry of the view (`GET /v1/table`).
+#[derive(Clone, Debug, Serialize)]
+pub struct TableEntryView {
+    /// Node ID, 64 hex characters.
+    pub node_id: String,
+    /// `ip:port` of the node's discv5 socket.
+    pub socket: String,
+    /// The node's groups.
+    pub groups: GroupsView,
+    /// Rank used by the policy (higher is better).
+    pub rank: i64,
+    /// Seconds since the node first answered us.
+    pub age_seconds: u64,
+    /// Seconds since we last heard from the node.
+    pub last_seen_seconds: u64,
+    /// Liveness pings failed in a row.
+    pub liveness_failures: u8,
+}
+
+/// One k-bucket of the view.
+#[derive(Clone, Debug, Serialize)]
+pub struct BucketView {
+    /// Log-distance from our node ID (1..=256).
+    pub distance: u16,
+    /// The entries.
+    pub entries: Vec<TableEntryView>,
+}
+
+/// Answer of `GET /v1/table`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TableResponse {
+    /// Our node ID.
+    pub local_node_id: String,
+    /// Entries in the view.
+    pub view_size: usize,
+    /// Entries in discv5's own table.
+    pub discv5_table_size: usize,
+    /// Non-empty buckets, nearest last.
+    pub buckets: Vec<BucketView>,
+}
+
+/// The largest group of one kind.
+#[derive(Clone, Debug, Serialize)]
+pub struct TopGroup {
+    /// The group (`3.147.37.0/24`, `AS16509`, ...).
+    pub group: String,
+    /// Entries in it.
+    pub count: usize,
+    /// Its share of the set, in [0,1].
+    pub share: f64,
+}
+
+/// Figures for one group kind.
+#[derive(Clone, Debug, Serialize)]
+pub struct KindRisk {
+    /// Distinct groups.
+    pub distinct_groups: usize,
+    /// The largest group, if the set is non-empty.
+    pub top_group: Option<TopGroup>,
+}
+
+/// Answer of `GET /v1/risk` (first version: view size, distinct groups per
+/// kind, top group share).
+#[derive(Clone, Debug, Serialize)]
+pub struct RiskResponse {
+    /// Entries in the view.
+    pub view_size: usize,
+    /// Entries in discv5's own table.
+    pub discv5_table_size: usize,
+    /// Whether ASN groups come from a database (else they are /16 or /32).
+    pub asn_database: bool,
+    /// Narrow groups (IPv4 /24, IPv6 /48).
+    pub narrow: KindRisk,
+    /// Wide groups (IPv4 /16, IPv6 /32).
+    pub wide: KindRisk,
+    /// Autonomous systems.
+    pub asn: KindRisk,
+}
+
+/// Answer of `GET /healthz`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    /// `ok` while the service runs.
+    pub status: &'static str,
+    /// Our node ID.
+    pub node_id: String,
+    /// Our ENR.
+    pub enr: String,
+    /// Entries in the view.
+    pub view_size: usize,
+    /// Seconds since start.
+    pub uptime_seconds: u64,
+    /// Lookups that returned, since start.
+    pub lookups_ok: u64,
+}

@@ -1,0 +1,1059 @@
+//! The running service: discv5, the curated view, and the tasks that keep
+//! them in line with the diversity policy.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use discguard_netgroup::{Classifier, GroupKind, NetGroup, addr_class};
+use discguard_policy::{
+    Decision, MAX_BUCKET_SIZE, NodeId as RawId, PolicyConfig, RejectReason, View, audit,
+    select_diverse,
+};
+use discv5::{ConfigBuilder, Discv5, Enr, Event, ListenConfig};
+use enr::{CombinedKey, NodeId};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, info, trace, warn};
+
+use crate::api::{
+    BucketView, GroupsView, Health, KindRisk, PeerInfo, RiskResponse, TableEntryView,
+    TableResponse, TopGroup,
+};
+use crate::config::ServiceConfig;
+use crate::error::{ConfigError, StartError};
+use crate::metrics as m;
+use crate::network::enr_fork_digest;
+
+/// What the view keeps per entry besides its groups.
+#[derive(Clone, Debug)]
+pub struct ViewRecord {
+    /// The newest ENR we hold for the node.
+    pub enr: Enr,
+    /// The socket the node answered from (equal to the ENR's UDP socket).
+    pub socket: SocketAddr,
+    /// When the node first answered us.
+    pub first_seen: Instant,
+    /// When we last heard from it.
+    pub last_seen: Instant,
+    /// Liveness pings failed in a row.
+    pub failures: u8,
+}
+
+/// Why an ENR never reached the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StaticReject {
+    /// Our own record.
+    SelfId,
+    /// No IP and UDP port to contact.
+    NoUdpAddress,
+    /// The address is not routable on the public Internet.
+    NotRoutable,
+    /// The ENR carries no `eth2` field but one is required.
+    MissingForkDigest,
+    /// The ENR's `eth2` fork digest is not one we accept.
+    ForkDigestMismatch,
+    /// The `eth2` field is malformed.
+    MalformedForkDigest,
+    /// The node answered from another socket than its ENR announces.
+    SocketMismatch,
+}
+
+impl StaticReject {
+    /// Stable label for metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::SelfId => "self",
+            Self::NoUdpAddress => "no_udp_address",
+            Self::NotRoutable => "not_routable",
+            Self::MissingForkDigest => "missing_fork_digest",
+            Self::ForkDigestMismatch => "fork_digest_mismatch",
+            Self::MalformedForkDigest => "malformed_fork_digest",
+            Self::SocketMismatch => "socket_mismatch",
+        }
+    }
+}
+
+/// The outcome of offering an ENR to the view.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// The node entered the view.
+    Admitted {
+        /// An entry removed to make room, if any.
+        evicted: Option<NodeId>,
+    },
+    /// The node was already in the view; its record was refreshed.
+    Refreshed,
+    /// Refused before the policy.
+    Static(StaticReject),
+    /// Refused by the diversity policy.
+    Policy(RejectReason),
+}
+
+/// Node IDs tried recently, bounded in size and age.
+struct RecentlyTried {
+    order: VecDeque<(NodeId, Instant)>,
+    set: HashSet<NodeId>,
+    capacity: usize,
+    retry_after: Duration,
+}
+
+impl RecentlyTried {
+    fn new(capacity: usize, retry_after: Duration) -> Self {
+        Self {
+            order: VecDeque::new(),
+            set: HashSet::new(),
+            capacity,
+            retry_after,
+        }
+    }
+
+    /// Records `id` as tried now; false when it was tried recently.
+    fn try_mark(&mut self, id: NodeId, now: Instant) -> bool {
+        while let Some(&(old, at)) = self.order.front() {
+            if self.order.len() >= self.capacity || now.duration_since(at) >= self.retry_after {
+                self.order.pop_front();
+                self.set.remove(&old);
+            } else {
+                break;
+            }
+        }
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back((id, now));
+        true
+    }
+}
+
+struct State {
+    view: View<ViewRecord>,
+    /// Mirror of discv5's own table, for its group caps.
+    shadow: View<()>,
+    tried: RecentlyTried,
+}
+
+struct Inner {
+    discv5: RwLock<Discv5>,
+    config: ServiceConfig,
+    classifier: Classifier,
+    local_id: NodeId,
+    state: RwLock<State>,
+    candidates: mpsc::Sender<Enr>,
+    started: Instant,
+    lookups_ok: AtomicU64,
+    last_lookup_ok: Mutex<Option<Instant>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+/// A handle to the running service; cheap to clone.
+#[derive(Clone)]
+pub struct ServiceHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ServiceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceHandle")
+            .field("local_id", &self.inner.local_id)
+            .finish()
+    }
+}
+
+fn raw(id: &NodeId) -> RawId {
+    id.raw()
+}
+
+fn hex_id(id: &RawId) -> String {
+    hex::encode(id)
+}
+
+/// The UDP socket an ENR announces, IPv4 first.
+fn enr_udp_socket(enr: &Enr) -> Option<SocketAddr> {
+    enr.udp4_socket()
+        .map(SocketAddr::V4)
+        .or_else(|| enr.udp6_socket().map(SocketAddr::V6))
+}
+
+fn is_unspecified(ip: IpAddr) -> bool {
+    ip.is_unspecified()
+}
+
+/// Table filter for discv5 on a public network: only ENRs with a routable
+/// IPv4 or IPv6 address. Stateless, as discv5 requires (`fn(&Enr) -> bool`).
+fn public_table_filter(enr: &Enr) -> bool {
+    enr_udp_socket(enr).is_some_and(|s| addr_class(s.ip()).is_public())
+}
+
+/// Table filter for local testnets: any ENR with a UDP socket.
+fn any_table_filter(enr: &Enr) -> bool {
+    enr_udp_socket(enr).is_some()
+}
+
+impl ServiceHandle {
+    /// Binds the socket, starts discv5 and the service tasks. `restore` are
+    /// ENRs from a saved view: they are pinged and enter the view only when
+    /// they answer.
+    pub async fn start(
+        config: ServiceConfig,
+        key: CombinedKey,
+        classifier: Classifier,
+        restore: Vec<Enr>,
+    ) -> Result<Self, StartError> {
+        config.validate()?;
+        let bind = SocketAddr::new(config.listen_address, config.discovery_port);
+        let socket = tokio::net::UdpSocket::bind(bind)
+            .await
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let bound = socket
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr: bind, source })?;
+        let socket = Arc::new(socket);
+
+        let advertised = config
+            .enr_address
+            .or((!is_unspecified(config.listen_address)).then_some(config.listen_address));
+        let mut builder = Enr::builder();
+        if let Some(ip) = advertised {
+            builder.ip(ip);
+            match ip {
+                IpAddr::V4(_) => builder.udp4(bound.port()),
+                IpAddr::V6(_) => builder.udp6(bound.port()),
+            };
+        }
+        let local_enr = builder
+            .build(&key)
+            .map_err(|e| StartError::LocalEnr(e.to_string()))?;
+        let local_id = local_enr.node_id();
+
+        let listen = match bound {
+            SocketAddr::V4(_) => ListenConfig::FromSockets {
+                ipv4: Some(socket),
+                ipv6: None,
+            },
+            SocketAddr::V6(_) => ListenConfig::FromSockets {
+                ipv4: None,
+                ipv6: Some(socket),
+            },
+        };
+        let mut builder = ConfigBuilder::new(listen);
+        // Lighthouse's settings (beacon_node/lighthouse_network/src/config.rs):
+        // the /24 limit discv5 has built in, at most 8 inbound-only entries per
+        // bucket, and the packet filter. Our own caps are enforced on top.
+        builder.ip_limit().incoming_bucket_limit(8).table_filter(
+            if config.allow_private_addresses {
+                any_table_filter
+            } else {
+                public_table_filter
+            },
+        );
+        if config.packet_filter {
+            builder.enable_packet_filter();
+        }
+        if advertised.is_some() {
+            // We know our address: do not let PONG votes rewrite it.
+            builder.disable_enr_update();
+        }
+        let mut discv5 = Discv5::new(local_enr, key, builder.build())
+            .map_err(|e| StartError::Discv5(e.to_string()))?;
+        discv5
+            .start()
+            .await
+            .map_err(|e| StartError::Discv5(format!("{e:?}")))?;
+        let events = discv5
+            .event_stream()
+            .await
+            .map_err(|e| StartError::Discv5(format!("{e:?}")))?;
+
+        for enr in &config.bootnodes {
+            if let Err(e) = discv5.add_enr(enr.clone()) {
+                warn!(node_id = %enr.node_id(), error = e, "bootnode not added to the discv5 table");
+            }
+        }
+
+        let state = State {
+            view: View::new(raw(&local_id), config.policy.clone()).map_err(ConfigError::Policy)?,
+            shadow: View::new(raw(&local_id), shadow_policy(&config.policy))
+                .map_err(ConfigError::Policy)?,
+            tried: RecentlyTried::new(config.recently_tried, config.retry_after),
+        };
+        let (candidates, candidates_rx) = mpsc::channel(config.candidate_queue);
+        let (shutdown, _) = watch::channel(false);
+
+        metrics::gauge!(m::ASN_DATABASE_LOADED).set(if classifier.asn_db().is_some() {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::gauge!(m::ASN_DATABASE_ENTRIES)
+            .set(classifier.asn_db().map_or(0.0, |db| db.len() as f64));
+
+        let inner = Arc::new(Inner {
+            discv5: RwLock::new(discv5),
+            config,
+            classifier,
+            local_id,
+            state: RwLock::new(state),
+            candidates,
+            started: Instant::now(),
+            lookups_ok: AtomicU64::new(0),
+            last_lookup_ok: Mutex::new(None),
+            shutdown,
+            tasks: Mutex::new(JoinSet::new()),
+        });
+        let handle = Self { inner };
+        info!(
+            node_id = %local_id,
+            socket = %bound,
+            enr = %handle.local_enr().to_base64(),
+            "discv5 started"
+        );
+
+        for enr in restore
+            .into_iter()
+            .chain(handle.inner.config.bootnodes.clone())
+        {
+            if enr.node_id() != local_id {
+                let _ = handle.inner.discv5.read().add_enr(enr.clone());
+                handle.offer_candidate(enr);
+            }
+        }
+
+        {
+            let mut tasks = handle.inner.tasks.lock();
+            tasks.spawn(handle.clone().event_loop(events));
+            tasks.spawn(handle.clone().verifier(candidates_rx));
+            tasks.spawn(handle.clone().lookup_loop());
+            tasks.spawn(handle.clone().maintenance_loop());
+        }
+        Ok(handle)
+    }
+
+    /// Stops the tasks and discv5. Idempotent.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let mut tasks = std::mem::take(&mut *self.inner.tasks.lock());
+        while tasks.join_next().await.is_some() {}
+        self.inner.discv5.write().shutdown();
+        info!("discv5 stopped");
+    }
+
+    /// Our node ID.
+    pub fn local_id(&self) -> NodeId {
+        self.inner.local_id
+    }
+
+    /// Our current ENR.
+    pub fn local_enr(&self) -> Enr {
+        self.inner.discv5.read().local_enr()
+    }
+
+    /// The socket discv5 listens on.
+    pub fn listen_socket(&self) -> Option<SocketAddr> {
+        let enr = self.local_enr();
+        enr_udp_socket(&enr)
+    }
+
+    /// Runs `f` with the discv5 instance (tests and the harness use it to
+    /// look at discv5's own table).
+    pub fn with_discv5<T>(&self, f: impl FnOnce(&Discv5) -> T) -> T {
+        f(&self.inner.discv5.read())
+    }
+
+    fn shutdown_rx(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Queues an ENR for verification; drops it when the queue is full.
+    fn offer_candidate(&self, enr: Enr) {
+        let outcome = match self.inner.candidates.try_send(enr) {
+            Ok(()) => "queued",
+            Err(_) => "dropped_queue_full",
+        };
+        metrics::counter!(m::CANDIDATES, "outcome" => outcome).increment(1);
+    }
+
+    /// The checks that need no policy: address, routability, fork digest.
+    fn static_check(&self, enr: &Enr) -> Result<SocketAddr, StaticReject> {
+        if enr.node_id() == self.inner.local_id {
+            return Err(StaticReject::SelfId);
+        }
+        let socket = enr_udp_socket(enr).ok_or(StaticReject::NoUdpAddress)?;
+        if !self.inner.config.allow_private_addresses && !addr_class(socket.ip()).is_public() {
+            return Err(StaticReject::NotRoutable);
+        }
+        if let Some(accepted) = &self.inner.config.accepted_fork_digests {
+            match enr_fork_digest(enr) {
+                Ok(Some(d)) if accepted.contains(&d) => {}
+                Ok(Some(_)) => return Err(StaticReject::ForkDigestMismatch),
+                Ok(None) => return Err(StaticReject::MissingForkDigest),
+                Err(_) => return Err(StaticReject::MalformedForkDigest),
+            }
+        }
+        Ok(socket)
+    }
+
+    /// Offers a node that has just answered us (a session from `observed`, or
+    /// a PONG when `observed` is `None`) to the view.
+    pub fn admit(&self, enr: &Enr, observed: Option<SocketAddr>, now: Instant) -> Admission {
+        let socket = match self.static_check(enr) {
+            Ok(s) => s,
+            Err(reason) => return Admission::Static(reason),
+        };
+        if observed.is_some_and(|o| o != socket) {
+            return Admission::Static(StaticReject::SocketMismatch);
+        }
+        let id = raw(&enr.node_id());
+        let groups = self.inner.classifier.groups(socket.ip());
+        let mut state = self.inner.state.write();
+        if let Some(record) = state.view.get_mut(&id) {
+            if enr.seq() >= record.enr.seq() {
+                if record.socket != socket {
+                    // The node moved: re-admit it under its new groups.
+                    drop(state);
+                    self.remove_from_view(&id, "address_changed");
+                    return self.admit(enr, observed, now);
+                }
+                record.enr = enr.clone();
+            }
+            record.last_seen = now;
+            record.failures = 0;
+            return Admission::Refreshed;
+        }
+        let record = ViewRecord {
+            enr: enr.clone(),
+            socket,
+            first_seen: now,
+            last_seen: now,
+            failures: 0,
+        };
+        match state.view.insert(id, groups, 0, record) {
+            Ok(evicted) => {
+                let evicted = evicted.map(|e| NodeId::new(&e.entry.id));
+                metrics::counter!(m::ADMISSIONS, "table" => "view").increment(1);
+                if evicted.is_some() {
+                    metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => "diversity")
+                        .increment(1);
+                }
+                debug!(node_id = %enr.node_id(), %socket, asn = ?groups.asn_number(), ?evicted, "admitted into the view");
+                Admission::Admitted { evicted }
+            }
+            Err(rejected) => {
+                let reason = rejected.reason;
+                metrics::counter!(m::POLICY_REJECTIONS, "table" => "view", "reason" => reason_label(&reason))
+                    .increment(1);
+                trace!(node_id = %enr.node_id(), %reason, "view rejected node");
+                Admission::Policy(reason)
+            }
+        }
+    }
+
+    fn remove_from_view(&self, id: &RawId, reason: &'static str) -> bool {
+        let removed = self.inner.state.write().view.remove(id).is_some();
+        if removed {
+            metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => reason)
+                .increment(1);
+        }
+        removed
+    }
+
+    /// A node entered discv5's own table: keep it only if the mirror of that
+    /// table stays within the caps; otherwise evict it and ban it briefly.
+    fn on_table_insert(&self, node_id: NodeId, replaced: Option<NodeId>) {
+        let discv5 = self.inner.discv5.read();
+        let Some(enr) = discv5.find_enr(&node_id) else {
+            return;
+        };
+        let Some(socket) = enr_udp_socket(&enr) else {
+            return;
+        };
+        let groups = self.inner.classifier.groups(socket.ip());
+        let id = raw(&node_id);
+        let mut state = self.inner.state.write();
+        if let Some(old) = replaced {
+            state.shadow.remove(&raw(&old));
+        }
+        match state.shadow.decide(&id, &groups, 0) {
+            Decision::Admit => {
+                let _ = state.shadow.insert(id, groups, 0, ());
+                metrics::counter!(m::ADMISSIONS, "table" => "discv5").increment(1);
+            }
+            Decision::Reject(RejectReason::AlreadyPresent) => {}
+            Decision::Reject(reason) => {
+                let in_view = state.view.contains(&id);
+                drop(state);
+                self.evict_from_discv5(&discv5, &node_id, reason_label(&reason), in_view);
+            }
+            Decision::AdmitEvicting { .. } => {
+                // Never evict an older entry of discv5's table for a newcomer.
+                drop(state);
+                self.evict_from_discv5(&discv5, &node_id, "group_cap", false);
+            }
+        }
+    }
+
+    fn evict_from_discv5(
+        &self,
+        discv5: &Discv5,
+        node_id: &NodeId,
+        reason: &'static str,
+        in_view: bool,
+    ) {
+        discv5.remove_node(node_id);
+        metrics::counter!(m::POLICY_EVICTIONS, "table" => "discv5", "reason" => reason)
+            .increment(1);
+        // A ban keeps it from re-entering by its next packet. Nodes that our
+        // view holds are not banned: the ban list is global and would cut
+        // them off from the view too.
+        if !in_view {
+            discv5.ban_node(node_id, Some(self.inner.config.cap_ban));
+            metrics::counter!(m::BANS, "reason" => reason).increment(1);
+        }
+        debug!(%node_id, reason, "evicted from the discv5 table");
+    }
+
+    /// Checks discv5's whole table against the caps, evicts what breaks
+    /// them, and rebuilds the mirror. Returns the number evicted.
+    pub fn audit_discv5_table(&self) -> usize {
+        let discv5 = self.inner.discv5.read();
+        // Connected entries first, then by bucket order (oldest first within
+        // a bucket): the order in which to keep entries.
+        let mut entries: Vec<(NodeId, discguard_netgroup::NetGroups, bool)> = discv5
+            .table_entries()
+            .into_iter()
+            .filter_map(|(id, enr, status)| {
+                let socket = enr_udp_socket(&enr)?;
+                Some((
+                    id,
+                    self.inner.classifier.groups(socket.ip()),
+                    status.is_connected(),
+                ))
+            })
+            .collect();
+        entries.sort_by_key(|(_, _, connected)| !connected);
+        let violators = audit(
+            &self.inner.config.policy,
+            &raw(&self.inner.local_id),
+            entries.iter().map(|(id, groups, _)| (raw(id), *groups)),
+        );
+        let bad: HashMap<RawId, RejectReason> = violators.into_iter().collect();
+        let mut state = self.inner.state.write();
+        let Ok(mut shadow) = View::new(
+            raw(&self.inner.local_id),
+            shadow_policy(&self.inner.config.policy),
+        ) else {
+            return 0;
+        };
+        let mut evict = Vec::new();
+        for (id, groups, _) in &entries {
+            match bad.get(&raw(id)) {
+                Some(reason) => evict.push((*id, *reason, state.view.contains(&raw(id)))),
+                None => {
+                    let _ = shadow.insert(raw(id), *groups, 0, ());
+                }
+            }
+        }
+        state.shadow = shadow;
+        drop(state);
+        for (id, reason, in_view) in &evict {
+            self.evict_from_discv5(&discv5, id, reason_label(reason), *in_view);
+        }
+        if !evict.is_empty() {
+            info!(evicted = evict.len(), "audit of the discv5 table");
+        }
+        evict.len()
+    }
+
+    async fn event_loop(self, mut events: mpsc::Receiver<Event>) {
+        let mut shutdown = self.shutdown_rx();
+        loop {
+            let event = tokio::select! {
+                _ = shutdown.changed() => break,
+                event = events.recv() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+            };
+            match event {
+                Event::SessionEstablished(enr, socket) => {
+                    metrics::counter!(m::SESSIONS_ESTABLISHED).increment(1);
+                    self.admit(&enr, Some(socket), Instant::now());
+                }
+                Event::NodeInserted { node_id, replaced } => {
+                    self.on_table_insert(node_id, replaced)
+                }
+                Event::Discovered(enr) => self.offer_candidate(enr),
+                Event::SessionsExpired(expired) => {
+                    metrics::counter!(m::SESSIONS_EXPIRED).increment(expired.len() as u64);
+                }
+                Event::UnverifiableEnr {
+                    node_id, socket, ..
+                } => {
+                    debug!(%node_id, %socket, "ENR does not match the socket it came from");
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Pings candidates, bounded in concurrency; those that answer are
+    /// offered to the view.
+    async fn verifier(self, mut rx: mpsc::Receiver<Enr>) {
+        let mut shutdown = self.shutdown_rx();
+        let permits = Arc::new(Semaphore::new(self.inner.config.max_pending_pings));
+        let mut pings = JoinSet::new();
+        loop {
+            let enr = tokio::select! {
+                _ = shutdown.changed() => break,
+                Some(_) = pings.join_next(), if !pings.is_empty() => continue,
+                enr = rx.recv() => match enr {
+                    Some(enr) => enr,
+                    None => break,
+                },
+            };
+            let outcome = self.precheck(&enr);
+            if let Err(outcome) = outcome {
+                metrics::counter!(m::CANDIDATES, "outcome" => outcome).increment(1);
+                continue;
+            }
+            let permit = tokio::select! {
+                _ = shutdown.changed() => break,
+                permit = permits.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let ping = self.inner.discv5.read().send_ping(enr.clone());
+            let this = self.clone();
+            pings.spawn(async move {
+                let result = ping.await;
+                drop(permit);
+                match result {
+                    Ok(_) => {
+                        metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "ok")
+                            .increment(1);
+                        metrics::counter!(m::CANDIDATES, "outcome" => "verified").increment(1);
+                        this.admit(&enr, None, Instant::now());
+                    }
+                    Err(e) => {
+                        metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "failed")
+                            .increment(1);
+                        metrics::counter!(m::CANDIDATES, "outcome" => "unreachable").increment(1);
+                        trace!(node_id = %enr.node_id(), error = ?e, "candidate did not answer");
+                    }
+                }
+            });
+        }
+        pings.abort_all();
+    }
+
+    /// Whether a candidate is worth a PING: passes the static checks, is not
+    /// in the view, was not tried recently, and the policy would take it.
+    fn precheck(&self, enr: &Enr) -> Result<(), &'static str> {
+        let socket = self.static_check(enr).map_err(|_| "rejected_static")?;
+        let id = raw(&enr.node_id());
+        let groups = self.inner.classifier.groups(socket.ip());
+        let mut state = self.inner.state.write();
+        if state.view.contains(&id) {
+            return Err("already_in_view");
+        }
+        match state.view.decide(&id, &groups, 0) {
+            Decision::Reject(_) => return Err("rejected_policy"),
+            Decision::Admit | Decision::AdmitEvicting { .. } => {}
+        }
+        if !state.tried.try_mark(enr.node_id(), Instant::now()) {
+            return Err("tried_recently");
+        }
+        Ok(())
+    }
+
+    async fn lookup_loop(self) {
+        let mut shutdown = self.shutdown_rx();
+        // The first lookup targets our own ID: it fills the near buckets,
+        // as Kademlia's bootstrap does.
+        let mut target = self.inner.local_id;
+        loop {
+            self.run_lookup(target).await;
+            target = NodeId::random();
+            let interval = if self.view_len() < self.inner.config.min_view_size {
+                self.inner.config.bootstrap_lookup_interval
+            } else {
+                self.inner.config.lookup_interval
+            };
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+
+    /// Runs one iterative lookup (sigp `find_node`) and queues what it finds.
+    pub async fn run_lookup(&self, target: NodeId) -> usize {
+        let started = Instant::now();
+        let lookup = {
+            let discv5 = self.inner.discv5.read();
+            if discv5.table_entries_id().is_empty() {
+                // Nothing to ask yet: wait for bootnodes or inbound contact.
+                return 0;
+            }
+            discv5.find_node(target)
+        };
+        let result = lookup.await;
+        metrics::histogram!(m::LOOKUP_DURATION).record(started.elapsed().as_secs_f64());
+        match result {
+            Ok(found) => {
+                metrics::counter!(m::LOOKUPS, "outcome" => "ok").increment(1);
+                metrics::histogram!(m::LOOKUP_RESULTS).record(found.len() as f64);
+                self.inner.lookups_ok.fetch_add(1, Ordering::Relaxed);
+                *self.inner.last_lookup_ok.lock() = Some(Instant::now());
+                let n = found.len();
+                debug!(%target, found = n, "lookup finished");
+                for enr in found {
+                    self.offer_candidate(enr);
+                }
+                n
+            }
+            Err(e) => {
+                metrics::counter!(m::LOOKUPS, "outcome" => "error").increment(1);
+                debug!(%target, error = ?e, "lookup failed");
+                0
+            }
+        }
+    }
+
+    async fn maintenance_loop(self) {
+        let mut shutdown = self.shutdown_rx();
+        let mut liveness = tokio::time::interval(self.inner.config.liveness_interval);
+        let mut audit = tokio::time::interval(self.inner.config.audit_interval);
+        liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        audit.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut published = PublishedBuckets::default();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = liveness.tick() => {
+                    self.liveness_check().await;
+                    self.publish_metrics(&mut published);
+                }
+                _ = audit.tick() => {
+                    self.audit_discv5_table();
+                }
+            }
+        }
+    }
+
+    /// Pings the view entry heard from least recently; removes it after
+    /// repeated failures.
+    async fn liveness_check(&self) {
+        let oldest = {
+            let state = self.inner.state.read();
+            state
+                .view
+                .iter()
+                .min_by_key(|e| e.payload.last_seen)
+                .map(|e| (e.id, e.payload.enr.clone(), e.payload.last_seen))
+        };
+        let Some((id, enr, last_seen)) = oldest else {
+            return;
+        };
+        if last_seen.elapsed() < self.inner.config.liveness_interval {
+            return;
+        }
+        let ping = self.inner.discv5.read().send_ping(enr);
+        let mut shutdown = self.shutdown_rx();
+        let result = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = ping => r,
+        };
+        let mut state = self.inner.state.write();
+        let Some(record) = state.view.get_mut(&id) else {
+            return;
+        };
+        match result {
+            Ok(_) => {
+                metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "ok")
+                    .increment(1);
+                record.last_seen = Instant::now();
+                record.failures = 0;
+            }
+            Err(_) => {
+                metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "failed")
+                    .increment(1);
+                record.failures = record.failures.saturating_add(1);
+                // Move it to the back of the queue.
+                record.last_seen = Instant::now();
+                if record.failures >= self.inner.config.max_liveness_failures {
+                    drop(state);
+                    self.remove_from_view(&id, "unresponsive");
+                    debug!(node_id = %hex_id(&id), "removed unresponsive node from the view");
+                }
+            }
+        }
+    }
+
+    fn publish_metrics(&self, published: &mut PublishedBuckets) {
+        let (view_buckets, view_len, kinds) = {
+            let state = self.inner.state.read();
+            let kinds: Vec<_> = GroupKind::ALL
+                .iter()
+                .map(|&k| (k, state.view.distinct_groups(k), state.view.top_group(k)))
+                .collect();
+            (state.view.bucket_lens(), state.view.len(), kinds)
+        };
+        metrics::gauge!(m::VIEW_ENTRIES).set(view_len as f64);
+        for (kind, distinct, top) in kinds {
+            metrics::gauge!(m::VIEW_GROUPS, "kind" => kind.as_str()).set(distinct as f64);
+            let share = match top {
+                Some((_, n)) if view_len > 0 => n as f64 / view_len as f64,
+                _ => 0.0,
+            };
+            metrics::gauge!(m::VIEW_TOP_GROUP_SHARE, "kind" => kind.as_str()).set(share);
+        }
+        let view_buckets: Vec<(u16, usize)> = view_buckets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| (i as u16 + 1, *n))
+            .collect();
+        published.view = publish_buckets(m::VIEW_BUCKET_ENTRIES, &published.view, &view_buckets);
+        let discv5 = self.inner.discv5.read();
+        let table = discv5.table_entries_id();
+        let mut table_buckets = Vec::new();
+        for id in &table {
+            if let Some(d) = discguard_policy::log_distance(&raw(&self.inner.local_id), &raw(id)) {
+                table_buckets.push(d);
+            }
+        }
+        let table_counts = count_buckets(&table_buckets);
+        metrics::gauge!(m::TABLE_ENTRIES).set(table.len() as f64);
+        published.table = publish_buckets(m::TABLE_BUCKET_ENTRIES, &published.table, &table_counts);
+        metrics::gauge!(m::CONNECTED_PEERS).set(discv5.connected_peers() as f64);
+    }
+
+    fn view_len(&self) -> usize {
+        self.inner.state.read().view.len()
+    }
+
+    /// ENRs of the view, for the snapshot in the datadir.
+    pub fn view_enrs(&self) -> Vec<Enr> {
+        self.inner
+            .state
+            .read()
+            .view
+            .iter()
+            .map(|e| e.payload.enr.clone())
+            .collect()
+    }
+
+    /// Up to `limit` peers from the view, chosen to maximise group
+    /// diversity (round-robin over ASNs, see `discguard_policy::select_diverse`).
+    pub fn peers(&self, limit: usize) -> Vec<PeerInfo> {
+        let now = Instant::now();
+        let state = self.inner.state.read();
+        let chosen = select_diverse(state.view.iter(), limit);
+        let local = raw(&self.inner.local_id);
+        let peers: Vec<PeerInfo> = chosen
+            .into_iter()
+            .map(|e| {
+                let r = &e.payload;
+                PeerInfo {
+                    enr: r.enr.to_base64(),
+                    node_id: hex_id(&e.id),
+                    ip: r.socket.ip().to_string(),
+                    udp_port: r.socket.port(),
+                    tcp_port: match r.socket.ip() {
+                        IpAddr::V4(_) => r.enr.tcp4(),
+                        IpAddr::V6(_) => r.enr.tcp6(),
+                    },
+                    asn: e.groups.asn_number(),
+                    netgroup: e.groups.narrow.to_string(),
+                    netgroup_wide: e.groups.wide.to_string(),
+                    seq: r.enr.seq(),
+                    fork_digest: enr_fork_digest(&r.enr)
+                        .ok()
+                        .flatten()
+                        .map(|d| format!("0x{}", hex::encode(d))),
+                    bucket: discguard_policy::log_distance(&local, &e.id).unwrap_or(0),
+                    age_seconds: now.duration_since(r.first_seen).as_secs(),
+                    last_seen_seconds: now.duration_since(r.last_seen).as_secs(),
+                }
+            })
+            .collect();
+        metrics::gauge!(m::SERVED_PEERS).set(peers.len() as f64);
+        peers
+    }
+
+    /// The view by bucket, with groups.
+    pub fn table(&self) -> TableResponse {
+        let now = Instant::now();
+        let local = raw(&self.inner.local_id);
+        let discv5_table_size = self.inner.discv5.read().table_entries_id().len();
+        let state = self.inner.state.read();
+        let mut buckets: Vec<BucketView> = Vec::new();
+        let mut entries: Vec<_> = state
+            .view
+            .iter()
+            .map(|e| {
+                (
+                    discguard_policy::log_distance(&local, &e.id).unwrap_or(0),
+                    e,
+                )
+            })
+            .collect();
+        entries.sort_by_key(|(d, e)| (std::cmp::Reverse(*d), e.payload.first_seen));
+        for (distance, e) in entries {
+            let entry = TableEntryView {
+                node_id: hex_id(&e.id),
+                socket: e.payload.socket.to_string(),
+                groups: groups_view(&e.groups),
+                rank: e.rank,
+                age_seconds: now.duration_since(e.payload.first_seen).as_secs(),
+                last_seen_seconds: now.duration_since(e.payload.last_seen).as_secs(),
+                liveness_failures: e.payload.failures,
+            };
+            match buckets.last_mut() {
+                Some(b) if b.distance == distance => b.entries.push(entry),
+                _ => buckets.push(BucketView {
+                    distance,
+                    entries: vec![entry],
+                }),
+            }
+        }
+        TableResponse {
+            local_node_id: hex::encode(local),
+            view_size: state.view.len(),
+            discv5_table_size,
+            buckets,
+        }
+    }
+
+    /// View size, distinct groups per kind and the top group's share.
+    pub fn risk(&self) -> RiskResponse {
+        let discv5_table_size = self.inner.discv5.read().table_entries_id().len();
+        let state = self.inner.state.read();
+        let n = state.view.len();
+        let kind = |k: GroupKind| KindRisk {
+            distinct_groups: state.view.distinct_groups(k),
+            top_group: state.view.top_group(k).map(|(g, count)| TopGroup {
+                group: g.to_string(),
+                count,
+                share: if n == 0 { 0.0 } else { count as f64 / n as f64 },
+            }),
+        };
+        RiskResponse {
+            view_size: n,
+            discv5_table_size,
+            asn_database: self.inner.classifier.asn_db().is_some(),
+            narrow: kind(GroupKind::Narrow),
+            wide: kind(GroupKind::Wide),
+            asn: kind(GroupKind::Asn),
+        }
+    }
+
+    /// Liveness summary for `/healthz`.
+    pub fn health(&self) -> Health {
+        Health {
+            status: "ok",
+            node_id: hex::encode(raw(&self.inner.local_id)),
+            enr: self.local_enr().to_base64(),
+            view_size: self.view_len(),
+            uptime_seconds: self.inner.started.elapsed().as_secs(),
+            lookups_ok: self.inner.lookups_ok.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The policy for the mirror of discv5's table: the same caps, but buckets
+/// as large as allowed, since discv5 enforces its own bucket size and the
+/// mirror, which sees no removals between audits, must never report a full
+/// bucket.
+fn shadow_policy(policy: &PolicyConfig) -> PolicyConfig {
+    PolicyConfig {
+        bucket_size: MAX_BUCKET_SIZE,
+        ..policy.clone()
+    }
+}
+
+/// Metric label of a rejection: the reason and, for caps, the group kind.
+fn reason_label(reason: &RejectReason) -> &'static str {
+    use discguard_netgroup::GroupKind::{Asn, Narrow, Wide};
+    match reason {
+        RejectReason::BucketCap { kind: Narrow, .. } => "bucket_cap_narrow",
+        RejectReason::BucketCap { kind: Wide, .. } => "bucket_cap_wide",
+        RejectReason::BucketCap { kind: Asn, .. } => "bucket_cap_asn",
+        RejectReason::TableCap { kind: Narrow, .. } => "table_cap_narrow",
+        RejectReason::TableCap { kind: Wide, .. } => "table_cap_wide",
+        RejectReason::TableCap { kind: Asn, .. } => "table_cap_asn",
+        other => other.as_str(),
+    }
+}
+
+fn groups_view(groups: &discguard_netgroup::NetGroups) -> GroupsView {
+    GroupsView {
+        narrow: groups.narrow.to_string(),
+        wide: groups.wide.to_string(),
+        asn: match groups.asn {
+            NetGroup::Asn(_) => groups.asn.to_string(),
+            other => other.to_string(),
+        },
+    }
+}
+
+/// Bucket labels published last time, so that emptied buckets go to zero.
+#[derive(Default)]
+struct PublishedBuckets {
+    view: Vec<u16>,
+    table: Vec<u16>,
+}
+
+fn count_buckets(distances: &[u16]) -> Vec<(u16, usize)> {
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    for &d in distances {
+        *counts.entry(d).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+fn publish_buckets(name: &'static str, previous: &[u16], now: &[(u16, usize)]) -> Vec<u16> {
+    for d in previous {
+        if !now.iter().any(|(b, _)| b == d) {
+            metrics::gauge!(name, "bucket" => d.to_string()).set(0.0);
+        }
+    }
+    for (d, n) in now {
+        metrics::gauge!(name, "bucket" => d.to_string()).set(*n as f64);
+    }
+    now.iter().map(|(d, _)| *d).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recently_tried_is_bounded_and_expires() {
+        let t0 = Instant::now();
+        let mut tried = RecentlyTried::new(2, Duration::from_secs(10));
+        let (a, b, c) = (
+            NodeId::new(&[1; 32]),
+            NodeId::new(&[2; 32]),
+            NodeId::new(&[3; 32]),
+        );
+        assert!(tried.try_mark(a, t0));
+        assert!(!tried.try_mark(a, t0), "a second try at once is refused");
+        assert!(tried.try_mark(b, t0));
+        assert!(
+            tried.try_mark(c, t0),
+            "capacity 2: the oldest (a) makes room"
+        );
+        assert!(tried.order.len() <= 2);
+        assert!(tried.try_mark(a, t0), "a was forgotten when c came in");
+        assert!(tried.try_mark(b, t0 + Duration::from_secs(10)), "b expired");
+    }
+}

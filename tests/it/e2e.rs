@@ -1,0 +1,282 @@
+//! End to end: the real `discguard` binary among real sigp discv5 nodes.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use discguard_adversary::honest::{self, HonestNode};
+use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr};
+
+const PORT: u16 = 9000;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn node_args(ip: Ipv4Addr, boot: &HonestNode, datadir: &Path) -> Vec<String> {
+    vec![
+        "--network".into(),
+        "none".into(),
+        "--allow-private-addresses".into(),
+        "--listen-address".into(),
+        ip.to_string(),
+        "--discovery-port".into(),
+        PORT.to_string(),
+        "--bootnodes".into(),
+        boot.enr.to_base64(),
+        "--metrics-address".into(),
+        free_tcp_addr(ip).to_string(),
+        "--datadir".into(),
+        datadir.display().to_string(),
+    ]
+}
+
+/// Polls `f` (a condition on the node's state) every 250 ms until it holds
+/// or `within` passes; returns whether it held.
+async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if f().await {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+    }
+}
+
+/// Fourteen nodes crowd one /24 and six sit in /16s of their own: the view
+/// keeps at most 2 of the crowd per k-bucket and 10 in all, serves the six,
+/// and a small `limit` is filled with distinct /24s first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crowded_subnet_is_capped_in_the_view_and_served_peers_are_diverse() -> anyhow::Result<()> {
+    let boot = HonestNode::start(
+        Ipv4Addr::new(127, 120, 0, 1),
+        PORT,
+        &[],
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let spread_ips: Vec<Ipv4Addr> = (1..=6).map(|i| Ipv4Addr::new(127, 120 + i, 0, 1)).collect();
+    let crowd_ips: Vec<Ipv4Addr> = (1..=14).map(|i| Ipv4Addr::new(127, 130, 0, i)).collect();
+    let spread = honest::start_many(
+        &spread_ips,
+        PORT,
+        std::slice::from_ref(&boot.enr),
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let crowd = honest::start_many(
+        &crowd_ips,
+        PORT,
+        std::slice::from_ref(&boot.enr),
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+
+    let ip = Ipv4Addr::new(127, 119, 0, 1);
+    let datadir = tempfile::tempdir()?;
+    let dg = DiscguardProcess::start(
+        &discguard_bin()?,
+        free_tcp_addr(ip),
+        &node_args(ip, &boot, datadir.path()),
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    let spread_ids: Vec<String> = spread
+        .iter()
+        .chain([&boot])
+        .map(|n| hex(&n.node_id().raw()))
+        .collect();
+    let crowd_group = "127.130.0.0/24";
+    let ok = eventually(Duration::from_secs(60), || async {
+        let Ok(peers) = dg.peers(1024).await else {
+            return false;
+        };
+        let crowd_n = peers.iter().filter(|p| p.netgroup == crowd_group).count();
+        spread_ids
+            .iter()
+            .all(|id| peers.iter().any(|p| &p.node_id == id))
+            && crowd_n >= 2
+    })
+    .await;
+    assert!(
+        ok,
+        "the spread nodes and some of the crowd are served within 60 s\n{}",
+        dg.stderr_tail()
+    );
+
+    // Every crowd node has been offered by now (lookups run every second);
+    // check the caps in the view, bucket by bucket.
+    let (status, table) = dg.get_json("/v1/table").await?;
+    assert_eq!(status, 200);
+    let mut crowd_total = 0;
+    let mut per_bucket: HashMap<u64, usize> = HashMap::new();
+    for bucket in table["buckets"].as_array().unwrap() {
+        let d = bucket["distance"].as_u64().unwrap();
+        for e in bucket["entries"].as_array().unwrap() {
+            if e["groups"]["narrow"] == crowd_group {
+                crowd_total += 1;
+                *per_bucket.entry(d).or_default() += 1;
+            }
+        }
+    }
+    assert!(
+        crowd_total <= 10,
+        "table cap: {crowd_total} of {crowd_group} in the view\n{table:#}"
+    );
+    assert!(
+        per_bucket.values().all(|&n| n <= 2),
+        "bucket cap 2 per /24: {per_bucket:?}"
+    );
+    assert!(
+        crowd_total < crowd.len(),
+        "the cap bound: {crowd_total} of {} admitted",
+        crowd.len()
+    );
+
+    // A small limit is filled with distinct /24s first.
+    let four = dg.peers(4).await?;
+    assert_eq!(four.len(), 4);
+    let mut groups: Vec<&str> = four.iter().map(|p| p.netgroup.as_str()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    assert_eq!(groups.len(), 4, "four distinct /24s: {four:?}");
+
+    // Malformed HTTP input: 400 with a reason; the node keeps running.
+    for bad in [
+        "/v1/peers?limit=abc",
+        "/v1/peers?limit=0",
+        "/v1/peers?limit=100000",
+        "/v1/peers?limt=3",
+    ] {
+        let (status, body) = dg.get_json(bad).await?;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{bad}: {body}"
+        );
+    }
+    let (status, body) = dg.get_json("/v1/nothing").await?;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        dg.peers(4).await?.len(),
+        4,
+        "still serving after bad requests"
+    );
+
+    let status = dg.terminate(Duration::from_secs(10)).await?;
+    assert!(status.success(), "{status}");
+    Ok(())
+}
+
+/// The node key survives a restart (same node ID); the view is saved at
+/// shutdown with an atomic write and restored at start, and restored
+/// entries are served again once they answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_and_view_survive_a_restart() -> anyhow::Result<()> {
+    let boot = HonestNode::start(
+        Ipv4Addr::new(127, 140, 0, 1),
+        PORT,
+        &[],
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let ips: Vec<Ipv4Addr> = (1..=3).map(|i| Ipv4Addr::new(127, 140 + i, 0, 1)).collect();
+    let others = honest::start_many(
+        &ips,
+        PORT,
+        std::slice::from_ref(&boot.enr),
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let all: Vec<String> = others
+        .iter()
+        .chain([&boot])
+        .map(|n| hex(&n.node_id().raw()))
+        .collect();
+
+    let ip = Ipv4Addr::new(127, 139, 0, 1);
+    let datadir = tempfile::tempdir()?;
+    let args = node_args(ip, &boot, datadir.path());
+    let http = free_tcp_addr(ip);
+    let dg =
+        DiscguardProcess::start(&discguard_bin()?, http, &args, Duration::from_secs(30)).await?;
+    let id1 = dg.get_json("/healthz").await?.1["node_id"].clone();
+    let served = eventually(Duration::from_secs(60), || async {
+        dg.peers(64)
+            .await
+            .is_ok_and(|p| all.iter().all(|id| p.iter().any(|x| &x.node_id == id)))
+    })
+    .await;
+    assert!(
+        served,
+        "all four served before the restart\n{}",
+        dg.stderr_tail()
+    );
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+
+    // The key file is private; the snapshot holds the served nodes.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(datadir.path().join("node.key"))?
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let snapshot: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(datadir.path().join("view.json"))?)?;
+    let saved = snapshot["enrs"].as_array().unwrap().len();
+    assert!(saved >= 4, "view saved at shutdown: {snapshot}");
+    assert!(
+        !datadir.path().join("view.tmp").exists(),
+        "no temporary file left behind"
+    );
+
+    // One node goes away while discguard is down: it is in the snapshot but
+    // must never be served again, since restored entries are re-verified.
+    let mut others = others;
+    let gone = others.pop().unwrap();
+    let gone_id = hex(&gone.node_id().raw());
+    gone.stop().await;
+    let alive: Vec<&String> = all.iter().filter(|id| **id != gone_id).collect();
+
+    // Restart without bootnodes: only the snapshot can bring the peers back.
+    let mut args = args;
+    let i = args.iter().position(|a| a == "--bootnodes").unwrap();
+    args.drain(i..i + 2);
+    let dg =
+        DiscguardProcess::start(&discguard_bin()?, http, &args, Duration::from_secs(30)).await?;
+    assert_eq!(
+        dg.get_json("/healthz").await?.1["node_id"],
+        id1,
+        "same node ID after restart"
+    );
+    let restored = eventually(Duration::from_secs(30), || async {
+        dg.peers(64)
+            .await
+            .is_ok_and(|p| alive.iter().all(|id| p.iter().any(|x| &x.node_id == *id)))
+    })
+    .await;
+    assert!(
+        restored,
+        "restored entries are re-verified and served\n{}",
+        dg.stderr_tail()
+    );
+    let served = dg.peers(64).await?;
+    assert!(
+        served.iter().all(|p| p.node_id != gone_id),
+        "a restored entry that does not answer is never served: {served:?}"
+    );
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! discguard integration tests: one binary (reth style), one module per area.
+//! Every test binds distinct 127.x.y.z addresses (its own /24s), never a
+//! port shared with another test, and waits on events or conditions.
+
+mod bad_input;
+mod e2e;
+mod interop;
+mod metrics;
+mod real_enrs;

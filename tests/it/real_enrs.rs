@@ -1,0 +1,119 @@
+//! Real ENRs: every record in the built-in bootnode lists and in the crawled
+//! execution-layer lists (`tests/data`, from ethereum/discv4-dns-lists)
+//! decodes, and the policy groups them without crashing. The report (run
+//! with `--nocapture`) shows how the policy treats the real population.
+
+use std::collections::BTreeMap;
+
+use discguard_netgroup::{Classifier, GroupKind, addr_class};
+use discguard_policy::{PolicyConfig, View, audit};
+use discguard_service::discv5::Enr;
+use discguard_service::network::Network;
+use discguard_tests::data_dir;
+
+#[test]
+fn every_builtin_bootnode_decodes() {
+    let expected = [
+        (Network::Mainnet, 17),
+        (Network::Sepolia, 9),
+        (Network::Holesky, 7),
+        (Network::Hoodi, 9),
+    ];
+    for (network, n) in expected {
+        let enrs = network
+            .bootnodes()
+            .unwrap_or_else(|e| panic!("{network}: {e}"));
+        assert_eq!(enrs.len(), n, "{network}");
+        for enr in &enrs {
+            assert!(
+                enr.udp4_socket().is_some() || enr.udp6_socket().is_some(),
+                "{network}: {enr}"
+            );
+            assert!(
+                addr_class(enr.ip4().unwrap().into()).is_public(),
+                "{network}: bootnode on a public address"
+            );
+        }
+    }
+}
+
+fn crawled(file: &str) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(data_dir().join(file)).unwrap();
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    map.into_iter()
+        .map(|(id, v)| (id, v["record"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn every_crawled_enr_decodes_and_the_policy_groups_them() {
+    let classifier = Classifier::new(None);
+    for (file, expected) in [
+        ("mainnet-el-nodes.json", 3000),
+        ("sepolia-el-nodes.json", 250),
+        ("holesky-el-nodes.json", 250),
+        ("hoodi-el-nodes.json", 354),
+    ] {
+        let records = crawled(file);
+        assert_eq!(records.len(), expected, "{file}");
+        let mut enrs = Vec::new();
+        for (id, text) in &records {
+            let enr: Enr = text.parse().unwrap_or_else(|e| panic!("{file}: {id}: {e}"));
+            assert_eq!(
+                &hex(&enr.node_id().raw()),
+                id,
+                "{file}: node ID is keccak256 of the key"
+            );
+            enrs.push(enr);
+        }
+
+        // Offer every record to an empty view, in file order.
+        let local = [0x55; 32];
+        let mut view: View<()> = View::new(local, PolicyConfig::default()).unwrap();
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut not_public = 0;
+        for enr in &enrs {
+            let Some(ip) = enr.ip4().map(Into::into).or(enr.ip6().map(Into::into)) else {
+                continue;
+            };
+            if !addr_class(ip).is_public() {
+                not_public += 1;
+                continue;
+            }
+            let groups = classifier.groups(ip);
+            match view.insert(enr.node_id().raw(), groups, 0, ()) {
+                Ok(_) => *reasons.entry("admitted".into()).or_default() += 1,
+                Err(r) => {
+                    *reasons
+                        .entry(format!("{}:{:?}", r.reason.as_str(), r.reason.kind()))
+                        .or_default() += 1
+                }
+            }
+        }
+        let admitted = reasons.get("admitted").copied().unwrap_or(0);
+        eprintln!(
+            "{file}: {} records, {not_public} not public, view {} ({} /24s, {} /16s), decisions {reasons:?}",
+            enrs.len(),
+            view.len(),
+            view.distinct_groups(GroupKind::Narrow),
+            view.distinct_groups(GroupKind::Wide),
+        );
+        assert_eq!(admitted, view.len());
+        assert!(!view.is_empty());
+        // The view passes its own audit: no cap broken.
+        let entries: Vec<_> = view.iter().map(|e| (e.id, e.groups)).collect();
+        assert!(
+            audit(&PolicyConfig::default(), &local, entries).is_empty(),
+            "{file}"
+        );
+        // One IP carries 15 node IDs on mainnet: at most 10 of them get in.
+        assert!(
+            view.top_group(GroupKind::Narrow)
+                .is_none_or(|(_, n)| n <= 10)
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
