@@ -147,6 +147,8 @@ pub enum LodestarEvent {
         enr: String,
         /// Node ID, 64 lowercase hex digits.
         node_id: String,
+        /// libp2p peer ID of the node's key, as `@chainsafe/enr` derives it.
+        peer_id: String,
     },
     /// Node `index`'s routing table gained a node (library event `enrAdded`).
     Discovered {
@@ -310,6 +312,8 @@ pub struct LodestarNode {
     pub enr: String,
     /// Node ID, 64 lowercase hex digits.
     pub node_id: String,
+    /// libp2p peer ID (`16Uiu2…`), as `@chainsafe/enr` derives it.
+    pub peer_id: String,
 }
 
 #[derive(Debug, Default)]
@@ -660,6 +664,7 @@ async fn read_stdout(
                 udp,
                 enr,
                 node_id,
+                peer_id,
             } => {
                 let mut s = shared.lock();
                 if let Some(slot) = s.ready.get_mut(index) {
@@ -668,6 +673,7 @@ async fn read_stdout(
                         udp,
                         enr,
                         node_id,
+                        peer_id,
                     });
                 }
             }
@@ -734,7 +740,7 @@ mod tests {
     #[test]
     fn parses_events() {
         let ev: LodestarEvent = serde_json::from_str(
-            r#"{"event":"ready","index":0,"ip":"127.0.2.1","udp":9000,"enr":"enr:x","node_id":"ab"}"#,
+            r#"{"event":"ready","index":0,"ip":"127.0.2.1","udp":9000,"enr":"enr:x","node_id":"ab","peer_id":"16Uiu2x"}"#,
         )
         .unwrap();
         assert_eq!(
@@ -744,7 +750,8 @@ mod tests {
                 ip: Ipv4Addr::new(127, 0, 2, 1),
                 udp: 9000,
                 enr: "enr:x".into(),
-                node_id: "ab".into()
+                node_id: "ab".into(),
+                peer_id: "16Uiu2x".into(),
             }
         );
         let ev: LodestarEvent = serde_json::from_str(

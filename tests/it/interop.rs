@@ -134,6 +134,62 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
             Some(p.ip.as_str())
         );
     }
+    // The libp2p peer ID we derive from an ENR's key (for multiaddrs) is the
+    // one Lodestar's @chainsafe/enr derives.
+    for node in lodestar.nodes() {
+        let enr: Enr = node.enr.parse().map_err(anyhow::Error::msg)?;
+        let ours = discguard_service::libp2p::peer_id(&enr).map(|p| p.to_string());
+        assert_eq!(ours.as_deref(), Some(node.peer_id.as_str()));
+    }
+
+    // `discguard peers` prints the served peers in client forms.
+    let out = tokio::process::Command::new(discguard_bin()?)
+        .args([
+            "peers",
+            "--http-address",
+            &dg.http.to_string(),
+            "--format",
+            "teku",
+        ])
+        .output()
+        .await?;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout)?;
+    let addrs = line
+        .trim()
+        .strip_prefix("--p2p-static-peers=")
+        .expect("teku flag form");
+    for node in lodestar.nodes() {
+        let want = format!("/ip4/{}/tcp/{}/p2p/{}", node.ip, node.udp, node.peer_id);
+        assert!(addrs.split(',').any(|a| a == want), "{want} in {addrs}");
+    }
+    let out = tokio::process::Command::new(discguard_bin()?)
+        .args([
+            "peers",
+            "--http-address",
+            &dg.http.to_string(),
+            "--format",
+            "lighthouse",
+            "--limit",
+            "3",
+        ])
+        .output()
+        .await?;
+    let line = String::from_utf8(out.stdout)?;
+    let enrs = line
+        .trim()
+        .strip_prefix("--boot-nodes=")
+        .expect("lighthouse flag form");
+    assert_eq!(
+        enrs.split(',').filter(|e| e.starts_with("enr:")).count(),
+        3,
+        "{line}"
+    );
+
     let status = dg.terminate(Duration::from_secs(10)).await?;
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     lodestar.shutdown().await?;

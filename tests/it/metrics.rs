@@ -17,7 +17,13 @@ async fn metrics_pass_promtool_and_cover_view_table_policy_sessions_lookups() ->
     let ip = Ipv4Addr::new(127, 160, 0, 1);
     let metrics = free_tcp_addr(ip);
     let datadir = tempfile::tempdir()?;
+    // An ASN database in ip-location-db's CSV form that puts the peer's /16
+    // in a private-use AS.
+    let asn_db = datadir.path().join("asn.csv");
+    std::fs::write(&asn_db, "127.161.0.0,127.161.255.255,64999,Example Net\n")?;
     let args: Vec<String> = vec![
+        "--asn-db".into(),
+        asn_db.display().to_string(),
         "--network".into(),
         "none".into(),
         "--allow-private-addresses".into(),
@@ -69,7 +75,8 @@ async fn metrics_pass_promtool_and_cover_view_table_policy_sessions_lookups() ->
         "discguard_lookups_total",
         "discguard_lookup_duration_seconds_bucket",
         "discguard_lookup_result_nodes_bucket",
-        "discguard_asn_database_loaded 0",
+        "discguard_asn_database_loaded 1",
+        "discguard_asn_database_entries 1",
         "discguard_admissions_total{table=\"view\"}",
     ] {
         assert!(text.contains(name), "missing {name} in\n{text}");

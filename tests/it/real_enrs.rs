@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use discguard_netgroup::{Classifier, GroupKind, addr_class};
+use discguard_netgroup::{AsnDb, Classifier, GroupKind, addr_class};
 use discguard_policy::{PolicyConfig, View, audit};
 use discguard_service::discv5::Enr;
 use discguard_service::network::Network;
@@ -45,9 +45,19 @@ fn crawled(file: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The real IP→ASN data (npm `@ip-location-db/asn`, CC BY 4.0), installed
+/// by the README's test command.
+fn real_asn_db() -> AsnDb {
+    let dir = discguard_adversary::lodestar::js_dir()
+        .expect("npm packages of tests/js are installed (scripts/test.sh)")
+        .join("node_modules/@ip-location-db/asn");
+    AsnDb::open_many(&[dir.join("asn-ipv4.csv"), dir.join("asn-ipv6.csv")])
+        .expect("ip-location-db ASN data opens")
+}
+
 #[test]
 fn every_crawled_enr_decodes_and_the_policy_groups_them() {
-    let classifier = Classifier::new(None);
+    let classifier = Classifier::new(Some(real_asn_db()));
     for (file, expected) in [
         ("mainnet-el-nodes.json", 3000),
         ("sepolia-el-nodes.json", 250),
@@ -92,11 +102,19 @@ fn every_crawled_enr_decodes_and_the_policy_groups_them() {
         }
         let admitted = reasons.get("admitted").copied().unwrap_or(0);
         eprintln!(
-            "{file}: {} records, {not_public} not public, view {} ({} /24s, {} /16s), decisions {reasons:?}",
+            "{file}: {} records, {not_public} not public, view {} ({} /24s, {} /16s, {} ASNs, top ASN {:?}), decisions {reasons:?}",
             enrs.len(),
             view.len(),
             view.distinct_groups(GroupKind::Narrow),
             view.distinct_groups(GroupKind::Wide),
+            view.distinct_groups(GroupKind::Asn),
+            view.top_group(GroupKind::Asn)
+                .map(|(g, n)| format!("{g} x{n}")),
+        );
+        let asn_cap = PolicyConfig::default().caps().table(GroupKind::Asn);
+        assert!(
+            view.top_group(GroupKind::Asn)
+                .is_none_or(|(_, n)| n <= asn_cap)
         );
         assert_eq!(admitted, view.len());
         assert!(!view.is_empty());

@@ -10,7 +10,7 @@
 //       [--eth2 HEX]
 //
 // stdout events (one JSON object per line):
-//   {"event":"ready","index":i,"ip":"127.0.2.1","udp":9000,"enr":"enr:...","node_id":"<64 hex>"}
+//   {"event":"ready","index":i,"ip":"127.0.2.1","udp":9000,"enr":"enr:...","node_id":"<64 hex>","peer_id":"16Uiu2..."}
 //   {"event":"discovered","index":i,"node_id":"<64 hex>","enr":"enr:...","replaced":"<64 hex>"?}
 //       node i's routing table gained a node (library event `enrAdded`);
 //       `replaced` is present when the insertion evicted another node.
@@ -233,7 +233,7 @@ async function startNode(index) {
 
   const node = { index, ip, discv5, timer: undefined };
   nodes[index] = node;
-  emit({ event: "ready", index, ip, udp: port, enr: discv5.enr.encodeTxt(), node_id: discv5.enr.nodeId });
+  emit({ event: "ready", index, ip, udp: port, enr: discv5.enr.encodeTxt(), node_id: discv5.enr.nodeId, peer_id: discv5.enr.peerId.toString() });
   return node;
 }
 

@@ -5,7 +5,9 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-pub use discguard_adversary::testnet::{DiscguardProcess, discguard_bin};
+use std::sync::OnceLock;
+
+pub use discguard_adversary::testnet::DiscguardProcess;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -36,4 +38,31 @@ pub fn free_udp_port(ip: Ipv4Addr) -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .expect("bind port 0")
+}
+
+/// The `discguard` binary, built fresh: `cargo test -p discguard-tests`
+/// alone does not rebuild another package's binary, so the first call runs
+/// `cargo build -p discguard --bin discguard` (a no-op when up to date) with
+/// the profile of the running test binary. `$DISCGUARD_BIN` skips the build.
+pub fn discguard_bin() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    if std::env::var_os("DISCGUARD_BIN").is_none() {
+        let built = BUILT.get_or_init(|| {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let release = std::env::current_exe()
+                .is_ok_and(|p| p.components().any(|c| c.as_os_str() == "release"));
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "--quiet", "-p", "discguard", "--bin", "discguard"])
+                .current_dir(repo_root());
+            if release {
+                cmd.arg("--release");
+            }
+            match cmd.status() {
+                Ok(s) if s.success() => Ok(()),
+                other => Err(format!("cargo build -p discguard failed: {other:?}")),
+            }
+        });
+        built.clone().map_err(anyhow::Error::msg)?;
+    }
+    discguard_adversary::testnet::discguard_bin()
 }

@@ -162,5 +162,47 @@ fn bench_select(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_decide, bench_select);
+/// The budget check, in one run: ingesting one real ENR (decode + secp256k1
+/// signature check: `enr::Enr::from_str`) against what the policy adds to it
+/// (classify the address, then `decide`). Real records: the crawled mainnet
+/// ENRs in `tests/data`. `scripts/bench.sh` prints the ratio.
+fn bench_ingest(c: &mut Criterion) {
+    let text = include_str!("../../../tests/data/mainnet-el-nodes.json");
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(text).expect("crawled ENR file is JSON");
+    let records: Vec<String> = map
+        .values()
+        .filter_map(|v| v["record"].as_str().map(str::to_owned))
+        .take(1024)
+        .collect();
+    let enrs: Vec<enr::Enr<enr::CombinedKey>> = records
+        .iter()
+        .map(|r| r.parse().expect("real ENRs decode"))
+        .collect();
+    let classifier = discguard_netgroup::Classifier::new(None);
+    let (view, _) = filled_view(7);
+    let mut group = c.benchmark_group("ingest");
+    let mut i = 0;
+    group.bench_function("enr_decode_verify", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(records[i % records.len()].parse::<enr::Enr<enr::CombinedKey>>())
+        })
+    });
+    let mut i = 0;
+    group.bench_function("policy_classify_decide", |b| {
+        b.iter(|| {
+            i += 1;
+            let enr = &enrs[i % enrs.len()];
+            let ip = enr
+                .ip4()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), Into::into);
+            let groups = classifier.groups(black_box(ip));
+            black_box(view.decide(&enr.node_id().raw(), &groups, 0))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_decide, bench_select, bench_ingest);
 criterion_main!(benches);
