@@ -32,17 +32,30 @@ impl HonestNode {
         bootnodes: &[Enr],
         lookup_interval: Option<Duration>,
     ) -> anyhow::Result<Self> {
+        Self::start_with_eth2(ip, port, bootnodes, lookup_interval, None).await
+    }
+
+    /// As [`HonestNode::start`], with an ENR `eth2` entry: the SSZ
+    /// `ENRForkID` (fork digest, next fork version, next fork epoch) that
+    /// consensus clients announce.
+    pub async fn start_with_eth2(
+        ip: Ipv4Addr,
+        port: u16,
+        bootnodes: &[Enr],
+        lookup_interval: Option<Duration>,
+        eth2: Option<[u8; 16]>,
+    ) -> anyhow::Result<Self> {
         let key = CombinedKey::generate_secp256k1();
         let socket = tokio::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(ip), port))
             .await
             .with_context(|| format!("bind {ip}:{port}"))?;
         let port = socket.local_addr()?.port();
-        let enr = Enr::builder()
-            .ip4(ip)
-            .udp4(port)
-            .tcp4(port)
-            .build(&key)
-            .context("build ENR")?;
+        let mut builder = Enr::builder();
+        builder.ip4(ip).udp4(port).tcp4(port);
+        if let Some(fork_id) = eth2 {
+            builder.add_value("eth2", &fork_id.as_slice());
+        }
+        let enr = builder.build(&key).context("build ENR")?;
         let listen = ListenConfig::FromSockets {
             ipv4: Some(Arc::new(socket)),
             ipv6: None,

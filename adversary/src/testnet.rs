@@ -59,6 +59,8 @@ pub struct ServedPeer {
     pub asn: Option<u32>,
     /// Narrow group.
     pub netgroup: String,
+    /// `eth2` fork digest, `0x`-hex.
+    pub fork_digest: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use clap::Parser;
 use discguard_netgroup::{AsnDb, AsnDbError, Classifier};
 use discguard_service::discv5::Enr;
 use discguard_service::network::{Network, parse_fork_digest};
-use discguard_service::{ServiceConfig, ServiceHandle, StartError};
+use discguard_service::{ForkFilter, ServiceConfig, ServiceHandle, StartError};
 use tracing::{error, info, warn};
 
 use crate::cli::{Cli, Command, PeersArgs};
@@ -211,13 +211,14 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
                 reason: e.to_string(),
             })?,
     };
-    let accepted_fork_digests = match (&settings.fork_digest, settings.network.fork_schedule()) {
-        (Some(text), _) => Some(vec![parse_fork_digest(text).map_err(|e| {
-            StartupError::BadForkDigest {
+    let fork_filter = match (&settings.fork_digest, settings.network.fork_schedule()) {
+        (Some(text), _) => {
+            let digest = parse_fork_digest(text).map_err(|e| StartupError::BadForkDigest {
                 value: text.clone(),
                 reason: e.to_string(),
-            }
-        })?]),
+            })?;
+            ForkFilter::Fixed(vec![digest])
+        }
         (None, Some(schedule)) => {
             let now = unix_now();
             if let Some(warning) =
@@ -225,9 +226,15 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
             {
                 warn!("{warning}");
             }
-            Some(schedule.accepted_digests(now))
+            let digests: Vec<String> = schedule
+                .accepted_digests(now)
+                .iter()
+                .map(|d| format!("0x{}", hex::encode(d)))
+                .collect();
+            info!(network = %settings.network, accepted = ?digests, "fork digests from the built-in schedule");
+            ForkFilter::Schedule(schedule)
         }
-        (None, None) => None,
+        (None, None) => ForkFilter::Any,
     };
     Ok(ServiceConfig {
         listen_address: settings.listen_address,
@@ -236,7 +243,7 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
         bootnodes,
         policy: settings.policy.clone(),
         allow_private_addresses: settings.allow_private_addresses,
-        accepted_fork_digests,
+        fork_filter,
         ..ServiceConfig::default()
     })
 }

@@ -280,3 +280,102 @@ async fn identity_and_view_survive_a_restart() -> anyhow::Result<()> {
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     Ok(())
 }
+
+/// On a real network only peers whose ENR `eth2` fork digest is accepted
+/// are served: a node of another fork and a node without `eth2` are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_peers_with_the_accepted_fork_digest_are_served() -> anyhow::Result<()> {
+    let ours: [u8; 4] = [0x8c, 0x9f, 0x62, 0xfe];
+    let fork_id = |digest: [u8; 4]| {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&digest);
+        id[8..].copy_from_slice(&u64::MAX.to_le_bytes());
+        id
+    };
+    let boot = HonestNode::start_with_eth2(
+        Ipv4Addr::new(127, 170, 0, 1),
+        PORT,
+        &[],
+        Some(Duration::from_secs(1)),
+        Some(fork_id(ours)),
+    )
+    .await?;
+    let boots = std::slice::from_ref(&boot.enr);
+    let same = HonestNode::start_with_eth2(
+        Ipv4Addr::new(127, 171, 0, 1),
+        PORT,
+        boots,
+        Some(Duration::from_secs(1)),
+        Some(fork_id(ours)),
+    )
+    .await?;
+    let other = HonestNode::start_with_eth2(
+        Ipv4Addr::new(127, 172, 0, 1),
+        PORT,
+        boots,
+        Some(Duration::from_secs(1)),
+        Some(fork_id([1, 2, 3, 4])),
+    )
+    .await?;
+    let none = HonestNode::start(
+        Ipv4Addr::new(127, 173, 0, 1),
+        PORT,
+        boots,
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+
+    let ip = Ipv4Addr::new(127, 169, 0, 1);
+    let datadir = tempfile::tempdir()?;
+    let mut args = node_args(ip, &boot, datadir.path());
+    args.extend(["--fork-digest".to_owned(), "0x8c9f62fe".to_owned()]);
+    let dg = DiscguardProcess::start(
+        &discguard_bin()?,
+        free_tcp_addr(ip),
+        &args,
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    let want = [hex(&boot.node_id().raw()), hex(&same.node_id().raw())];
+    let served = eventually(Duration::from_secs(60), || async {
+        dg.peers(64)
+            .await
+            .is_ok_and(|p| want.iter().all(|id| p.iter().any(|x| &x.node_id == id)))
+    })
+    .await;
+    assert!(
+        served,
+        "both nodes of our fork are served\n{}",
+        dg.stderr_tail()
+    );
+    // discguard has met the other two by now (they share the bootnode, and
+    // lookups run every second); they are in discv5's table but not served.
+    let known = eventually(Duration::from_secs(30), || async {
+        let size = dg
+            .get_json("/v1/table")
+            .await
+            .map(|(_, t)| t["discv5_table_size"].as_u64().unwrap_or(0));
+        size.is_ok_and(|n| n >= 4)
+    })
+    .await;
+    assert!(known, "the other nodes reached discv5's table");
+    let peers = dg.peers(64).await?;
+    let ids: Vec<&str> = peers.iter().map(|p| p.node_id.as_str()).collect();
+    assert!(
+        !ids.contains(&hex(&other.node_id().raw()).as_str()),
+        "other fork not served: {peers:?}"
+    );
+    assert!(
+        !ids.contains(&hex(&none.node_id().raw()).as_str()),
+        "no eth2, not served: {peers:?}"
+    );
+    assert!(
+        peers
+            .iter()
+            .all(|p| p.fork_digest.as_deref() == Some("0x8c9f62fe")),
+        "{peers:?}"
+    );
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    Ok(())
+}

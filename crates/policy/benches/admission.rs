@@ -175,7 +175,7 @@ fn bench_ingest(c: &mut Criterion) {
         .filter_map(|v| v["record"].as_str().map(str::to_owned))
         .take(1024)
         .collect();
-    let enrs: Vec<enr::Enr<enr::CombinedKey>> = records
+    let enrs: Vec<enr::Enr<enr::k256::ecdsa::SigningKey>> = records
         .iter()
         .map(|r| r.parse().expect("real ENRs decode"))
         .collect();
@@ -186,7 +186,7 @@ fn bench_ingest(c: &mut Criterion) {
     group.bench_function("enr_decode_verify", |b| {
         b.iter(|| {
             i += 1;
-            black_box(records[i % records.len()].parse::<enr::Enr<enr::CombinedKey>>())
+            black_box(records[i % records.len()].parse::<enr::Enr<enr::k256::ecdsa::SigningKey>>())
         })
     });
     let mut i = 0;

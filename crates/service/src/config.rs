@@ -7,6 +7,22 @@ use discguard_policy::PolicyConfig;
 use discv5::Enr;
 
 use crate::error::ConfigError;
+use crate::network::ForkSchedule;
+
+/// Which `eth2` fork digests a peer's ENR must carry to enter the view.
+#[derive(Clone, Debug, Default)]
+pub enum ForkFilter {
+    /// Any ENR, with or without `eth2` (private networks: `--network none`).
+    #[default]
+    Any,
+    /// Exactly these digests (`--fork-digest`).
+    Fixed(Vec<[u8; 4]>),
+    /// The digests the network's fork schedule accepts at the time of the
+    /// check ([`ForkSchedule::accepted_digests`]): the digest in force, and
+    /// the previous one for a grace period after a fork. Follows forks while
+    /// the node runs.
+    Schedule(&'static ForkSchedule),
+}
 
 /// Default UDP port for discv5: 9100. Consensus clients use 9000 for their
 /// own discovery, and discguard runs next to one, so it takes another port.
@@ -77,9 +93,9 @@ pub struct ServiceConfig {
     pub policy: PolicyConfig,
     /// Admit loopback, private and other non-public addresses (local testnets).
     pub allow_private_addresses: bool,
-    /// Fork digests a peer's ENR `eth2` field must carry to enter the view;
-    /// `None` accepts any (and no) `eth2` field, for `--network none`.
-    pub accepted_fork_digests: Option<Vec<[u8; 4]>>,
+    /// Fork digests a peer's ENR `eth2` field must carry to enter the view
+    /// and to be served.
+    pub fork_filter: ForkFilter,
     /// See [`DEFAULT_LOOKUP_INTERVAL`].
     pub lookup_interval: Duration,
     /// See [`DEFAULT_BOOTSTRAP_LOOKUP_INTERVAL`].
@@ -116,7 +132,7 @@ impl Default for ServiceConfig {
             bootnodes: Vec::new(),
             policy: PolicyConfig::default(),
             allow_private_addresses: false,
-            accepted_fork_digests: None,
+            fork_filter: ForkFilter::Any,
             lookup_interval: DEFAULT_LOOKUP_INTERVAL,
             bootstrap_lookup_interval: DEFAULT_BOOTSTRAP_LOOKUP_INTERVAL,
             min_view_size: DEFAULT_MIN_VIEW_SIZE,
@@ -153,11 +169,7 @@ impl ServiceConfig {
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
         }
-        if self
-            .accepted_fork_digests
-            .as_ref()
-            .is_some_and(Vec::is_empty)
-        {
+        if matches!(&self.fork_filter, ForkFilter::Fixed(d) if d.is_empty()) {
             return Err(ConfigError::NoForkDigest);
         }
         Ok(())

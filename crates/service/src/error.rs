@@ -12,7 +12,7 @@ pub enum ConfigError {
         field: &'static str,
     },
     /// Fork-digest filtering is on but no digest is accepted.
-    #[error("accepted_fork_digests is empty: no peer could ever be served")]
+    #[error("fork_filter accepts no digest: no peer could ever be served")]
     NoForkDigest,
     /// The diversity policy rejected its configuration.
     #[error("policy: {0}")]

@@ -47,7 +47,7 @@ pub mod metrics;
 pub mod network;
 mod service;
 
-pub use config::ServiceConfig;
+pub use config::{ForkFilter, ServiceConfig};
 pub use discv5;
 pub use enr;
 pub use error::{ConfigError, StartError};

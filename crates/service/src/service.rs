@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use discguard_netgroup::{Classifier, GroupKind, NetGroup, addr_class};
 use discguard_policy::{
@@ -23,7 +23,7 @@ use crate::api::{
     BucketView, GroupsView, Health, KindRisk, PeerInfo, RiskResponse, TableEntryView,
     TableResponse, TopGroup,
 };
-use crate::config::ServiceConfig;
+use crate::config::{ForkFilter, ServiceConfig};
 use crate::error::{ConfigError, StartError};
 use crate::metrics as m;
 use crate::network::enr_fork_digest;
@@ -146,6 +146,8 @@ struct Inner {
     started: Instant,
     lookups_ok: AtomicU64,
     last_lookup_ok: Mutex<Option<Instant>>,
+    /// Accepted fork digests for the epoch they were computed for.
+    fork_digests: Mutex<Option<(u64, Vec<[u8; 4]>)>>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
 }
@@ -302,6 +304,7 @@ impl ServiceHandle {
             started: Instant::now(),
             lookups_ok: AtomicU64::new(0),
             last_lookup_ok: Mutex::new(None),
+            fork_digests: Mutex::new(None),
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
         });
@@ -386,15 +389,37 @@ impl ServiceHandle {
         if !self.inner.config.allow_private_addresses && !addr_class(socket.ip()).is_public() {
             return Err(StaticReject::NotRoutable);
         }
-        if let Some(accepted) = &self.inner.config.accepted_fork_digests {
-            match enr_fork_digest(enr) {
-                Ok(Some(d)) if accepted.contains(&d) => {}
-                Ok(Some(_)) => return Err(StaticReject::ForkDigestMismatch),
-                Ok(None) => return Err(StaticReject::MissingForkDigest),
-                Err(_) => return Err(StaticReject::MalformedForkDigest),
-            }
-        }
+        self.fork_check(enr)?;
         Ok(socket)
+    }
+
+    /// The `eth2` fork-digest check of [`ServiceConfig::fork_filter`].
+    fn fork_check(&self, enr: &Enr) -> Result<(), StaticReject> {
+        let accepted = match &self.inner.config.fork_filter {
+            ForkFilter::Any => return Ok(()),
+            ForkFilter::Fixed(digests) => digests.clone(),
+            ForkFilter::Schedule(schedule) => {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let epoch = schedule.epoch_at(now);
+                let mut cache = self.inner.fork_digests.lock();
+                match &*cache {
+                    Some((e, digests)) if *e == epoch => digests.clone(),
+                    _ => {
+                        let digests = schedule.accepted_digests(now);
+                        *cache = Some((epoch, digests.clone()));
+                        digests
+                    }
+                }
+            }
+        };
+        match enr_fork_digest(enr) {
+            Ok(Some(d)) if accepted.contains(&d) => Ok(()),
+            Ok(Some(_)) => Err(StaticReject::ForkDigestMismatch),
+            Ok(None) => Err(StaticReject::MissingForkDigest),
+            Err(_) => Err(StaticReject::MalformedForkDigest),
+        }
     }
 
     /// Offers a node that has just answered us (a session from `observed`, or
@@ -854,7 +879,15 @@ impl ServiceHandle {
     pub fn peers(&self, limit: usize) -> Vec<PeerInfo> {
         let now = Instant::now();
         let state = self.inner.state.read();
-        let chosen = select_diverse(state.view.iter(), limit);
+        // Entries admitted before a fork may carry a digest that is no
+        // longer accepted: check again at serve time.
+        let chosen = select_diverse(
+            state
+                .view
+                .iter()
+                .filter(|e| self.fork_check(&e.payload.enr).is_ok()),
+            limit,
+        );
         let local = raw(&self.inner.local_id);
         let peers: Vec<PeerInfo> = chosen
             .into_iter()
