@@ -101,7 +101,7 @@ pub struct TopGroup {
     pub group: String,
     /// Entries in it.
     pub count: usize,
-    /// Its share of the set, in [0,1].
+    /// Its share of the set, in `[0, 1]`.
     pub share: f64,
 }
 
