@@ -6,30 +6,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::{self, HonestNode};
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr};
+use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args};
 
 const PORT: u16 = 9000;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn node_args(ip: Ipv4Addr, boot: &HonestNode, datadir: &Path) -> Vec<String> {
-    vec![
-        "--network".into(),
-        "none".into(),
-        "--allow-private-addresses".into(),
-        "--listen-address".into(),
-        ip.to_string(),
-        "--discovery-port".into(),
-        PORT.to_string(),
-        "--bootnodes".into(),
-        boot.enr.to_base64(),
-        "--metrics-address".into(),
-        free_tcp_addr(ip).to_string(),
-        "--datadir".into(),
-        datadir.display().to_string(),
-    ]
+    loopback_args(ip, PORT, &[boot.enr.to_base64()], datadir)
 }
 
 /// Polls `f` (a condition on the node's state) every 250 ms until it holds

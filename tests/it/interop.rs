@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use discguard_adversary::honest;
 use discguard_adversary::lodestar::{LodestarConfig, LodestarNodes};
 use discguard_service::discv5::Enr;
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr};
+use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args};
 
 const PORT: u16 = 9000;
 
@@ -45,21 +45,7 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
 
     let ip = Ipv4Addr::new(127, 100, 0, 1);
     let datadir = tempfile::tempdir()?;
-    let args: Vec<String> = vec![
-        "--network".into(),
-        "none".into(),
-        "--allow-private-addresses".into(),
-        "--listen-address".into(),
-        ip.to_string(),
-        "--discovery-port".into(),
-        PORT.to_string(),
-        "--bootnodes".into(),
-        boot,
-        "--metrics-address".into(),
-        free_tcp_addr(ip).to_string(),
-        "--datadir".into(),
-        datadir.path().display().to_string(),
-    ];
+    let args = loopback_args(ip, PORT, &[boot], datadir.path());
     let dg = DiscguardProcess::start(
         &discguard_bin()?,
         free_tcp_addr(ip),
@@ -143,22 +129,7 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
     }
 
     // `discguard peers` prints the served peers in client forms.
-    let out = tokio::process::Command::new(discguard_bin()?)
-        .args([
-            "peers",
-            "--http-address",
-            &dg.http.to_string(),
-            "--format",
-            "teku",
-        ])
-        .output()
-        .await?;
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout)?;
+    let line = peers_cli(&dg, "teku", 32).await?;
     let addrs = line
         .trim()
         .strip_prefix("--p2p-static-peers=")
@@ -167,19 +138,7 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
         let want = format!("/ip4/{}/tcp/{}/p2p/{}", node.ip, node.udp, node.peer_id);
         assert!(addrs.split(',').any(|a| a == want), "{want} in {addrs}");
     }
-    let out = tokio::process::Command::new(discguard_bin()?)
-        .args([
-            "peers",
-            "--http-address",
-            &dg.http.to_string(),
-            "--format",
-            "lighthouse",
-            "--limit",
-            "3",
-        ])
-        .output()
-        .await?;
-    let line = String::from_utf8(out.stdout)?;
+    let line = peers_cli(&dg, "lighthouse", 3).await?;
     let enrs = line
         .trim()
         .strip_prefix("--boot-nodes=")
@@ -196,6 +155,17 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Runs `discguard peers --format <format> --limit <limit>` against `dg`.
+async fn peers_cli(dg: &DiscguardProcess, format: &str, limit: usize) -> anyhow::Result<String> {
+    let out = tokio::process::Command::new(discguard_bin()?)
+        .args(["peers", "--http-address", &dg.http.to_string()])
+        .args(["--format", format, "--limit", &limit.to_string()])
+        .output()
+        .await?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
 }

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::HonestNode;
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr};
+use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, loopback_args};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -21,23 +21,11 @@ async fn metrics_pass_promtool_and_cover_view_table_policy_sessions_lookups() ->
     // in a private-use AS.
     let asn_db = datadir.path().join("asn.csv");
     std::fs::write(&asn_db, "127.161.0.0,127.161.255.255,64999,Example Net\n")?;
-    let args: Vec<String> = vec![
-        "--asn-db".into(),
-        asn_db.display().to_string(),
-        "--network".into(),
-        "none".into(),
-        "--allow-private-addresses".into(),
-        "--listen-address".into(),
-        ip.to_string(),
-        "--discovery-port".into(),
-        "9000".into(),
-        "--bootnodes".into(),
-        peer.enr.to_base64(),
-        "--metrics-address".into(),
-        metrics.to_string(),
-        "--datadir".into(),
-        datadir.path().display().to_string(),
-    ];
+    let mut args = loopback_args(ip, 9000, &[peer.enr.to_base64()], datadir.path());
+    args.extend(["--asn-db".to_owned(), asn_db.display().to_string()]);
+    // Scrape a metrics address we know.
+    let i = args.iter().position(|a| a == "--metrics-address").unwrap();
+    args[i + 1] = metrics.to_string();
     let dg = DiscguardProcess::start(
         &discguard_bin()?,
         free_tcp_addr(ip),

@@ -9,7 +9,7 @@ use discguard_netgroup::{AsnDb, Classifier, GroupKind, addr_class};
 use discguard_policy::{PolicyConfig, View, audit};
 use discguard_service::discv5::Enr;
 use discguard_service::network::Network;
-use discguard_tests::data_dir;
+use discguard_tests::{data_dir, hex};
 
 #[test]
 fn every_builtin_bootnode_decodes() {
@@ -130,8 +130,4 @@ fn every_crawled_enr_decodes_and_the_policy_groups_them() {
                 .is_none_or(|(_, n)| n <= 10)
         );
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

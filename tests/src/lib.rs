@@ -66,3 +66,40 @@ pub fn discguard_bin() -> anyhow::Result<PathBuf> {
     }
     discguard_adversary::testnet::discguard_bin()
 }
+
+/// Flags for a discguard on a private loopback network: `--network none`,
+/// `--allow-private-addresses`, bound to `ip:port`, metrics on a free port of
+/// `ip`, the given bootnodes (none: no flag) and datadir.
+pub fn loopback_args(
+    ip: Ipv4Addr,
+    port: u16,
+    bootnodes: &[String],
+    datadir: &std::path::Path,
+) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--network",
+        "none",
+        "--allow-private-addresses",
+        "--listen-address",
+        &ip.to_string(),
+        "--discovery-port",
+        &port.to_string(),
+        "--metrics-address",
+        &free_tcp_addr(ip).to_string(),
+        "--datadir",
+        &datadir.display().to_string(),
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    if !bootnodes.is_empty() {
+        args.push("--bootnodes".into());
+        args.push(bootnodes.join(","));
+    }
+    args
+}
+
+/// Lowercase hex of a node ID (the form `/v1/peers` uses).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
