@@ -361,3 +361,83 @@ async fn only_peers_with_the_accepted_fork_digest_are_served() -> anyhow::Result
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     Ok(())
 }
+
+/// discv5's own table (what we answer FINDNODE from) obeys our caps too:
+/// fourteen nodes in one /16 but distinct /24s pass discv5's built-in
+/// `ip_limit` (/24 only), so only discguard's eviction keeps the /16 at 3
+/// per bucket — and it says so in its metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discv5_table_is_held_to_the_wide_cap() -> anyhow::Result<()> {
+    let boot = HonestNode::start(
+        Ipv4Addr::new(127, 180, 0, 1),
+        PORT,
+        &[],
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let crowd_ips: Vec<Ipv4Addr> = (1..=14).map(|i| Ipv4Addr::new(127, 181, i, 1)).collect();
+    let _crowd = honest::start_many(
+        &crowd_ips,
+        PORT,
+        std::slice::from_ref(&boot.enr),
+        Some(Duration::from_millis(500)),
+    )
+    .await?;
+
+    let ip = Ipv4Addr::new(127, 179, 0, 1);
+    let datadir = tempfile::tempdir()?;
+    let mut args = node_args(ip, &boot, datadir.path());
+    let metrics = free_tcp_addr(ip);
+    let i = args.iter().position(|a| a == "--metrics-address").unwrap();
+    args[i + 1] = metrics.to_string();
+    let dg = DiscguardProcess::start(
+        &discguard_bin()?,
+        free_tcp_addr(ip),
+        &args,
+        Duration::from_secs(30),
+    )
+    .await?;
+
+    let wide = "127.181.0.0/16";
+    let url = format!("http://{metrics}/metrics");
+    let last = std::cell::RefCell::new(String::new());
+    let held = eventually(Duration::from_secs(60), || async {
+        let Ok(response) = reqwest::get(&url).await else {
+            return false;
+        };
+        let Ok(text) = response.text().await else {
+            return false;
+        };
+        let evicted = text.lines().any(|l| {
+            l.starts_with("discguard_policy_evictions_total{")
+                && l.contains("table=\"discv5\"")
+                && l.contains("bucket_cap_wide")
+        });
+        let Ok((_, table)) = dg.get_json("/v1/table").await else {
+            return false;
+        };
+        let per_bucket: Vec<usize> = table["discv5_buckets"]
+            .as_array()
+            .map(|b| {
+                b.iter()
+                    .map(|b| {
+                        b["entries"].as_array().map_or(0, |e| {
+                            e.iter().filter(|e| e["groups"]["wide"] == wide).count()
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        *last.borrow_mut() = format!("{per_bucket:?}");
+        evicted && per_bucket.iter().all(|&n| n <= 3) && per_bucket.iter().any(|&n| n == 3)
+    })
+    .await;
+    assert!(
+        held,
+        "discv5 table: {wide} per bucket {}, with discv5 evictions for the /16 cap\n{}",
+        last.borrow(),
+        dg.stderr_tail()
+    );
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    Ok(())
+}

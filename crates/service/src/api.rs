@@ -81,6 +81,28 @@ pub struct BucketView {
     pub entries: Vec<TableEntryView>,
 }
 
+/// One entry of discv5's own routing table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Discv5EntryView {
+    /// Node ID, 64 hex characters.
+    pub node_id: String,
+    /// `ip:port` of the node's discv5 socket, from its ENR.
+    pub socket: String,
+    /// The node's groups.
+    pub groups: GroupsView,
+    /// Whether discv5 holds a live connection status for it.
+    pub connected: bool,
+}
+
+/// One k-bucket of discv5's own table.
+#[derive(Clone, Debug, Serialize)]
+pub struct Discv5BucketView {
+    /// Log-distance from our node ID (1..=256).
+    pub distance: u16,
+    /// The entries.
+    pub entries: Vec<Discv5EntryView>,
+}
+
 /// Answer of `GET /v1/table`.
 #[derive(Clone, Debug, Serialize)]
 pub struct TableResponse {
@@ -90,8 +112,11 @@ pub struct TableResponse {
     pub view_size: usize,
     /// Entries in discv5's own table.
     pub discv5_table_size: usize,
-    /// Non-empty buckets, nearest last.
+    /// Non-empty buckets of the view, farthest first.
     pub buckets: Vec<BucketView>,
+    /// Non-empty buckets of discv5's own table (what we answer FINDNODE
+    /// from), farthest first.
+    pub discv5_buckets: Vec<Discv5BucketView>,
 }
 
 /// The largest group of one kind.

@@ -20,8 +20,8 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, trace, warn};
 
 use crate::api::{
-    BucketView, GroupsView, Health, KindRisk, PeerInfo, RiskResponse, TableEntryView,
-    TableResponse, TopGroup,
+    BucketView, Discv5BucketView, Discv5EntryView, GroupsView, Health, KindRisk, PeerInfo,
+    RiskResponse, TableEntryView, TableResponse, TopGroup,
 };
 use crate::config::{ForkFilter, ServiceConfig};
 use crate::error::{ConfigError, StartError};
@@ -920,11 +920,42 @@ impl ServiceHandle {
         peers
     }
 
-    /// The view by bucket, with groups.
+    /// The view by bucket, with groups, and discv5's own table.
     pub fn table(&self) -> TableResponse {
         let now = Instant::now();
         let local = raw(&self.inner.local_id);
-        let discv5_table_size = self.inner.discv5.read().table_entries_id().len();
+        let mut discv5_entries: Vec<(u16, Discv5EntryView)> = self
+            .inner
+            .discv5
+            .read()
+            .table_entries()
+            .into_iter()
+            .filter_map(|(id, enr, status)| {
+                let socket = enr_udp_socket(&enr)?;
+                let distance = discguard_policy::log_distance(&local, &raw(&id))?;
+                let groups = groups_view(&self.inner.classifier.groups(socket.ip()));
+                let node_id = hex_id(&raw(&id));
+                let entry = Discv5EntryView {
+                    node_id,
+                    socket: socket.to_string(),
+                    groups,
+                    connected: status.is_connected(),
+                };
+                Some((distance, entry))
+            })
+            .collect();
+        discv5_entries.sort_by_key(|(d, _)| std::cmp::Reverse(*d));
+        let discv5_table_size = discv5_entries.len();
+        let mut discv5_buckets: Vec<Discv5BucketView> = Vec::new();
+        for (distance, entry) in discv5_entries {
+            match discv5_buckets.last_mut() {
+                Some(b) if b.distance == distance => b.entries.push(entry),
+                _ => discv5_buckets.push(Discv5BucketView {
+                    distance,
+                    entries: vec![entry],
+                }),
+            }
+        }
         let state = self.inner.state.read();
         let mut buckets: Vec<BucketView> = Vec::new();
         let mut entries: Vec<_> = state
@@ -961,6 +992,7 @@ impl ServiceHandle {
             view_size: state.view.len(),
             discv5_table_size,
             buckets,
+            discv5_buckets,
         }
     }
 
