@@ -34,5 +34,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo doc -D warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 
+say "cargo build (the binaries the integration tests run)"
+cargo build --workspace --bins --locked
+
 say "cargo test"
 cargo test --workspace --locked "$@"

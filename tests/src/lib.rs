@@ -40,10 +40,11 @@ pub fn free_udp_port(ip: Ipv4Addr) -> u16 {
         .expect("bind port 0")
 }
 
-/// The `discguard` binary, built fresh: `cargo test -p discguard-tests`
-/// alone does not rebuild another package's binary, so the first call runs
-/// `cargo build -p discguard --bin discguard` (a no-op when up to date) with
-/// the profile of the running test binary. `$DISCGUARD_BIN` skips the build.
+/// The `discguard` binary, built fresh: `cargo test` does not build the
+/// plain binaries of the workspace, so the first call runs `cargo build
+/// --workspace --bins` (a no-op when up to date, as after the README's test
+/// command, which builds them first) with the profile of the running test
+/// binary. `$DISCGUARD_BIN` skips the build.
 pub fn discguard_bin() -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     if std::env::var_os("DISCGUARD_BIN").is_none() {
@@ -52,14 +53,14 @@ pub fn discguard_bin() -> anyhow::Result<PathBuf> {
             let release = std::env::current_exe()
                 .is_ok_and(|p| p.components().any(|c| c.as_os_str() == "release"));
             let mut cmd = std::process::Command::new(cargo);
-            cmd.args(["build", "--quiet", "-p", "discguard", "--bin", "discguard"])
+            cmd.args(["build", "--quiet", "--workspace", "--bins"])
                 .current_dir(repo_root());
             if release {
                 cmd.arg("--release");
             }
             match cmd.status() {
                 Ok(s) if s.success() => Ok(()),
-                other => Err(format!("cargo build -p discguard failed: {other:?}")),
+                other => Err(format!("cargo build --workspace --bins failed: {other:?}")),
             }
         });
         built.clone().map_err(anyhow::Error::msg)?;
