@@ -25,7 +25,7 @@ enum Cmd {
         #[arg(long, default_value_t = 12)]
         sigp: u8,
         /// sigp discv5 nodes crowded into one /24 (127.50.0.0/24).
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 16)]
         crowded: u8,
         /// discguard's HTTP API.
         #[arg(long, default_value = "127.0.0.1:9190")]
@@ -42,7 +42,7 @@ enum Cmd {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter("warn")
+        .with_env_filter("error")
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
@@ -110,9 +110,12 @@ async fn testnet(
     let total = usize::from(config.lodestar)
         + usize::from(config.sigp_spread)
         + usize::from(config.sigp_crowded);
-    // At most 2 of the crowded /24 per k-bucket and 10 per table (policy defaults).
+    // Poll until every Lodestar node is served and the count has been
+    // stable for three polls (the crowded /24 never gets in whole: at most
+    // 2 per k-bucket and 10 per table).
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut peers = Vec::new();
+    let (mut last, mut stable) = (usize::MAX, 0);
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     while Instant::now() < deadline {
         tick.tick().await;
@@ -127,7 +130,9 @@ async fn testnet(
             peers.len(),
             lodestar_seen
         );
-        if lodestar_seen == usize::from(config.lodestar) && peers.len() + 4 >= total {
+        stable = if peers.len() == last { stable + 1 } else { 0 };
+        last = peers.len();
+        if lodestar_seen == usize::from(config.lodestar) && stable >= 3 {
             break;
         }
     }

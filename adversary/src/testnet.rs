@@ -224,7 +224,7 @@ impl Default for TestnetConfig {
         Self {
             lodestar: 5,
             sigp_spread: 12,
-            sigp_crowded: 8,
+            sigp_crowded: 16,
             port: 9000,
             discguard_ip: Ipv4Addr::new(127, 10, 0, 1),
         }

@@ -131,3 +131,37 @@ fn every_crawled_enr_decodes_and_the_policy_groups_them() {
         );
     }
 }
+
+/// The crawled lists in `../shared/data/enrs` (the planning data beside the
+/// repository, when present: CI has it) decode too, whatever files it holds.
+#[test]
+fn every_enr_in_the_shared_data_decodes_when_present() {
+    let dir = discguard_tests::repo_root().join("../shared/data/enrs");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!(
+            "{} not present: covered by the copies in tests/data",
+            dir.display()
+        );
+        return;
+    };
+    let mut decoded = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+        for (id, v) in map {
+            let record = v["record"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}: {id}: no record", path.display()));
+            let enr: Enr = record
+                .parse()
+                .unwrap_or_else(|e| panic!("{}: {id}: {e}", path.display()));
+            assert_eq!(hex(&enr.node_id().raw()), id);
+            decoded += 1;
+        }
+    }
+    assert!(decoded > 0, "{} holds no ENR lists", dir.display());
+}
