@@ -287,16 +287,32 @@ impl LodestarConfig {
 /// Directory holding `lodestar-nodes.mjs` and its `node_modules`:
 /// `$DISCGUARD_JS_DIR`, else `<repo>/tests/js`.
 ///
-/// Errors with [`LodestarError::NotInstalled`] if `npm ci` has not been run.
+/// When the packages are not installed yet, installs them once per process
+/// with `npm ci` (exact versions from `package-lock.json`; blocks while it
+/// runs) and errors with [`LodestarError::NotInstalled`] if that fails.
 pub fn js_dir() -> Result<PathBuf, LodestarError> {
     let dir = std::env::var_os(JS_DIR_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/js"));
-    if !dir
-        .join("node_modules/@chainsafe/discv5/package.json")
-        .is_file()
-    {
-        return Err(LodestarError::NotInstalled(dir));
+    let installed = |dir: &PathBuf| {
+        dir.join("node_modules/@chainsafe/discv5/package.json")
+            .is_file()
+    };
+    if !installed(&dir) {
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+        if !installed(&dir) {
+            let npm = std::env::var_os("DISCGUARD_NPM_BIN").unwrap_or_else(|| "npm".into());
+            let _ = std::process::Command::new(npm)
+                .arg("ci")
+                .arg("--prefix")
+                .arg(&dir)
+                .args(["--no-audit", "--no-fund", "--loglevel=error"])
+                .status();
+            if !installed(&dir) {
+                return Err(LodestarError::NotInstalled(dir));
+            }
+        }
     }
     Ok(dir)
 }
