@@ -785,6 +785,7 @@ impl ServiceHandle {
         let Some((id, enr, last_seen)) = oldest else {
             return;
         };
+        let enr_seq = enr.seq();
         if last_seen.elapsed() < self.inner.config.liveness_interval {
             return;
         }
@@ -793,6 +794,18 @@ impl ServiceHandle {
         let result = tokio::select! {
             _ = shutdown.changed() => return,
             r = ping => r,
+        };
+        // A PONG announcing a newer ENR makes discv5 fetch it into its own
+        // table: take it from there (before our lock: discv5's lock first,
+        // as everywhere else).
+        let newer = match &result {
+            Ok(pong) if pong.enr_seq > enr_seq => self
+                .inner
+                .discv5
+                .read()
+                .find_enr(&NodeId::new(&id))
+                .filter(|e| e.seq() > enr_seq),
+            _ => None,
         };
         let mut state = self.inner.state.write();
         let Some(record) = state.view.get_mut(&id) else {
@@ -804,6 +817,9 @@ impl ServiceHandle {
                     .increment(1);
                 record.last_seen = Instant::now();
                 record.failures = 0;
+                if let Some(newer) = newer.filter(|e| enr_udp_socket(e) == Some(record.socket)) {
+                    record.enr = newer;
+                }
             }
             Err(_) => {
                 metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "failed")
