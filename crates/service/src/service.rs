@@ -652,6 +652,9 @@ impl ServiceHandle {
                     Err(_) => break,
                 },
             };
+            // Reap finished pings so the set never holds more than the
+            // permits allow.
+            while pings.try_join_next().is_some() {}
             let ping = self.inner.discv5.read().send_ping(enr.clone());
             let this = self.clone();
             pings.spawn(async move {
