@@ -39,6 +39,9 @@ pub struct ViewRecord {
     pub first_seen: Instant,
     /// When we last heard from it.
     pub last_seen: Instant,
+    /// When its liveness was last checked (or it last answered): the
+    /// liveness check takes the entry with the oldest one.
+    pub checked_at: Instant,
     /// Liveness pings failed in a row.
     pub failures: u8,
 }
@@ -134,6 +137,9 @@ struct State {
     /// Mirror of discv5's own table, for its group caps.
     shadow: View<()>,
     tried: RecentlyTried,
+    /// Nodes evicted from discv5's table recently: a second offence within
+    /// [`ServiceConfig::cap_ban`] gets a ban.
+    evicted: RecentlyTried,
 }
 
 struct Inner {
@@ -282,6 +288,7 @@ impl ServiceHandle {
             shadow: View::new(raw(&local_id), shadow_policy(&config.policy))
                 .map_err(ConfigError::Policy)?,
             tried: RecentlyTried::new(config.recently_tried, config.retry_after),
+            evicted: RecentlyTried::new(config.recently_tried, config.cap_ban),
         };
         let (candidates, candidates_rx) = mpsc::channel(config.candidate_queue);
         let (shutdown, _) = watch::channel(false);
@@ -338,7 +345,9 @@ impl ServiceHandle {
 
     /// Stops the tasks and discv5. Idempotent.
     pub async fn shutdown(&self) {
-        let _ = self.inner.shutdown.send(true);
+        // `send_replace` stores the value even while no task has subscribed
+        // yet (`send` would fail and drop it).
+        self.inner.shutdown.send_replace(true);
         let mut tasks = std::mem::take(&mut *self.inner.tasks.lock());
         while tasks.join_next().await.is_some() {}
         self.inner.discv5.write().shutdown();
@@ -446,6 +455,7 @@ impl ServiceHandle {
                 record.enr = enr.clone();
             }
             record.last_seen = now;
+            record.checked_at = now;
             record.failures = 0;
             return Admission::Refreshed;
         }
@@ -454,6 +464,7 @@ impl ServiceHandle {
             socket,
             first_seen: now,
             last_seen: now,
+            checked_at: now,
             failures: 0,
         };
         match state.view.insert(id, groups, 0, record) {
@@ -487,7 +498,8 @@ impl ServiceHandle {
     }
 
     /// A node entered discv5's own table: keep it only if the mirror of that
-    /// table stays within the caps; otherwise evict it and ban it briefly.
+    /// table stays within the caps; otherwise evict it (and ban a repeat
+    /// offender briefly, see [`Self::should_ban`]).
     fn on_table_insert(&self, node_id: NodeId, replaced: Option<NodeId>) {
         let discv5 = self.inner.discv5.read();
         let Some(enr) = discv5.find_enr(&node_id) else {
@@ -509,16 +521,29 @@ impl ServiceHandle {
             }
             Decision::Reject(RejectReason::AlreadyPresent) => {}
             Decision::Reject(reason) => {
-                let in_view = state.view.contains(&id);
+                let ban = self.should_ban(&mut state, &id, node_id);
                 drop(state);
-                self.evict_from_discv5(&discv5, &node_id, reason_label(&reason), in_view);
+                self.evict_from_discv5(&discv5, &node_id, reason_label(&reason), ban);
             }
             Decision::AdmitEvicting { .. } => {
                 // Never evict an older entry of discv5's table for a newcomer.
+                let ban = self.should_ban(&mut state, &id, node_id);
                 drop(state);
-                self.evict_from_discv5(&discv5, &node_id, "group_cap", false);
+                self.evict_from_discv5(&discv5, &node_id, "group_cap", ban);
             }
         }
+    }
+
+    /// Whether a node that breaks a cap of discv5's table is banned as well
+    /// as evicted. discv5 reports `NodeInserted` *before*
+    /// `SessionEstablished`, so a first offence is only evicted: the node may
+    /// be honest and about to enter the view (the view has its own room).
+    /// One that comes back within the ban window is banned, so that it does
+    /// not churn through the table with every packet — unless the view holds
+    /// it: discv5's ban list is global and would cut it off from the view.
+    fn should_ban(&self, state: &mut State, id: &RawId, node_id: NodeId) -> bool {
+        let first_offence = state.evicted.try_mark(node_id, Instant::now());
+        !first_offence && !state.view.contains(id)
     }
 
     fn evict_from_discv5(
@@ -526,15 +551,12 @@ impl ServiceHandle {
         discv5: &Discv5,
         node_id: &NodeId,
         reason: &'static str,
-        in_view: bool,
+        ban: bool,
     ) {
         discv5.remove_node(node_id);
         metrics::counter!(m::POLICY_EVICTIONS, "table" => "discv5", "reason" => reason)
             .increment(1);
-        // A ban keeps it from re-entering by its next packet. Nodes that our
-        // view holds are not banned: the ban list is global and would cut
-        // them off from the view too.
-        if !in_view {
+        if ban {
             discv5.ban_node(node_id, Some(self.inner.config.cap_ban));
             metrics::counter!(m::BANS, "reason" => reason).increment(1);
         }
@@ -576,7 +598,10 @@ impl ServiceHandle {
         let mut evict = Vec::new();
         for (id, groups, _) in &entries {
             match bad.get(&raw(id)) {
-                Some(reason) => evict.push((*id, *reason, state.view.contains(&raw(id)))),
+                Some(reason) => {
+                    let ban = self.should_ban(&mut state, &raw(id), *id);
+                    evict.push((*id, *reason, ban));
+                }
                 None => {
                     let _ = shadow.insert(raw(id), *groups, 0, ());
                 }
@@ -584,8 +609,8 @@ impl ServiceHandle {
         }
         state.shadow = shadow;
         drop(state);
-        for (id, reason, in_view) in &evict {
-            self.evict_from_discv5(&discv5, id, reason_label(reason), *in_view);
+        for (id, reason, ban) in &evict {
+            self.evict_from_discv5(&discv5, id, reason_label(reason), *ban);
         }
         if !evict.is_empty() {
             info!(evicted = evict.len(), "audit of the discv5 table");
@@ -597,7 +622,7 @@ impl ServiceHandle {
         let mut shutdown = self.shutdown_rx();
         loop {
             let event = tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = stopped(&mut shutdown) => break,
                 event = events.recv() => match event {
                     Some(event) => event,
                     None => break,
@@ -618,6 +643,9 @@ impl ServiceHandle {
                 Event::UnverifiableEnr {
                     node_id, socket, ..
                 } => {
+                    // discv5 drops such a node from its table: keep the
+                    // mirror in step.
+                    self.inner.state.write().shadow.remove(&raw(&node_id));
                     debug!(%node_id, %socket, "ENR does not match the socket it came from");
                 }
                 _ => {}
@@ -633,7 +661,7 @@ impl ServiceHandle {
         let mut pings = JoinSet::new();
         loop {
             let enr = tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = stopped(&mut shutdown) => break,
                 Some(_) = pings.join_next(), if !pings.is_empty() => continue,
                 enr = rx.recv() => match enr {
                     Some(enr) => enr,
@@ -646,7 +674,7 @@ impl ServiceHandle {
                 continue;
             }
             let permit = tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = stopped(&mut shutdown) => break,
                 permit = permits.clone().acquire_owned() => match permit {
                     Ok(p) => p,
                     Err(_) => break,
@@ -705,7 +733,10 @@ impl ServiceHandle {
         // as Kademlia's bootstrap does.
         let mut target = self.inner.local_id;
         loop {
-            self.run_lookup(target).await;
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                _ = self.run_lookup(target) => {}
+            }
             target = NodeId::random();
             let interval = if self.view_len() < self.inner.config.min_view_size {
                 self.inner.config.bootstrap_lookup_interval
@@ -713,7 +744,7 @@ impl ServiceHandle {
                 self.inner.config.lookup_interval
             };
             tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = stopped(&mut shutdown) => break,
                 _ = tokio::time::sleep(interval) => {}
             }
         }
@@ -762,7 +793,7 @@ impl ServiceHandle {
         let mut published = PublishedBuckets::default();
         loop {
             tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = stopped(&mut shutdown) => break,
                 _ = liveness.tick() => {
                     self.liveness_check().await;
                     self.publish_metrics(&mut published);
@@ -782,20 +813,20 @@ impl ServiceHandle {
             state
                 .view
                 .iter()
-                .min_by_key(|e| e.payload.last_seen)
-                .map(|e| (e.id, e.payload.enr.clone(), e.payload.last_seen))
+                .min_by_key(|e| e.payload.checked_at)
+                .map(|e| (e.id, e.payload.enr.clone(), e.payload.checked_at))
         };
-        let Some((id, enr, last_seen)) = oldest else {
+        let Some((id, enr, checked_at)) = oldest else {
             return;
         };
         let enr_seq = enr.seq();
-        if last_seen.elapsed() < self.inner.config.liveness_interval {
+        if checked_at.elapsed() < self.inner.config.liveness_interval {
             return;
         }
         let ping = self.inner.discv5.read().send_ping(enr);
         let mut shutdown = self.shutdown_rx();
         let result = tokio::select! {
-            _ = shutdown.changed() => return,
+            _ = stopped(&mut shutdown) => return,
             r = ping => r,
         };
         // A PONG announcing a newer ENR makes discv5 fetch it into its own
@@ -819,9 +850,17 @@ impl ServiceHandle {
                 metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "ok")
                     .increment(1);
                 record.last_seen = Instant::now();
+                record.checked_at = record.last_seen;
                 record.failures = 0;
                 if let Some(newer) = newer.filter(|e| enr_udp_socket(e) == Some(record.socket)) {
                     record.enr = newer;
+                }
+                // After a fork's grace period, an entry still announcing the
+                // old digest leaves the view and makes room.
+                let stale_fork = self.fork_check(&record.enr).is_err();
+                if stale_fork {
+                    drop(state);
+                    self.remove_from_view(&id, "fork_digest");
                 }
             }
             Err(_) => {
@@ -829,7 +868,7 @@ impl ServiceHandle {
                     .increment(1);
                 record.failures = record.failures.saturating_add(1);
                 // Move it to the back of the queue.
-                record.last_seen = Instant::now();
+                record.checked_at = Instant::now();
                 if record.failures >= self.inner.config.max_liveness_failures {
                     drop(state);
                     self.remove_from_view(&id, "unresponsive");
@@ -1076,6 +1115,13 @@ fn reason_label(reason: &RejectReason) -> &'static str {
     }
 }
 
+/// Resolves once shutdown is signalled, including when it was signalled
+/// before this receiver first looked (`wait_for` checks the current value;
+/// `changed` would miss it and hang).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
 fn groups_view(groups: &discguard_netgroup::NetGroups) -> GroupsView {
     GroupsView {
         narrow: groups.narrow.to_string(),
@@ -1119,6 +1165,27 @@ fn publish_buckets(name: &'static str, previous: &[u16], now: &[(u16, usize)]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shutdown right after start returns: the tasks see a shutdown that was
+    /// signalled before they first looked (real UDP on loopback).
+    #[tokio::test(flavor = "current_thread")]
+    async fn shutdown_right_after_start_returns() {
+        for _ in 0..10 {
+            let config = ServiceConfig {
+                listen_address: IpAddr::V4(std::net::Ipv4Addr::new(127, 251, 0, 1)),
+                discovery_port: 0,
+                allow_private_addresses: true,
+                ..ServiceConfig::default()
+            };
+            let key = CombinedKey::generate_secp256k1();
+            let service = ServiceHandle::start(config, key, Classifier::new(None), Vec::new())
+                .await
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), service.shutdown())
+                .await
+                .expect("shutdown returns");
+        }
+    }
 
     #[test]
     fn recently_tried_is_bounded_and_expires() {
