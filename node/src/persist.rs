@@ -48,6 +48,12 @@ pub enum PersistError {
         /// What is wrong.
         reason: String,
     },
+    /// Another discguard holds the datadir.
+    #[error("{path} is locked: another discguard uses this datadir")]
+    InUse {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// The saved view is malformed.
     #[error("{path}: malformed view snapshot: {reason}")]
     BadView {
@@ -65,8 +71,15 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PersistError + '_ {
     }
 }
 
-/// Creates the datadir if needed (mode 0700 on Unix).
+/// File name of the lock that keeps two nodes off one datadir.
+pub const LOCK_FILE: &str = "LOCK";
+
+/// Creates the datadir if needed (mode 0700 on Unix; an existing directory
+/// keeps its mode).
 pub fn ensure_datadir(dir: &Path) -> Result<(), PersistError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     fs::create_dir_all(dir).map_err(io_err(dir))?;
     #[cfg(unix)]
     {
@@ -74,6 +87,24 @@ pub fn ensure_datadir(dir: &Path) -> Result<(), PersistError> {
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err(dir))?;
     }
     Ok(())
+}
+
+/// Takes an exclusive lock on the datadir for the life of the returned
+/// file: two nodes on one datadir would share a node ID and overwrite each
+/// other's snapshots.
+pub fn lock_datadir(dir: &Path) -> Result<fs::File, PersistError> {
+    let path = dir.join(LOCK_FILE);
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(PersistError::InUse { path }),
+        Err(fs::TryLockError::Error(source)) => Err(PersistError::Io { path, source }),
+    }
 }
 
 /// Loads the node key, or creates one (mode 0600) on first start. Returns
@@ -109,9 +140,16 @@ pub fn load_or_create_key(dir: &Path) -> Result<(CombinedKey, bool), PersistErro
 /// directory, fsync, rename. `mode` applies on Unix.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PersistError> {
     let tmp = path.with_extension("tmp");
+    // A temporary file left by a crash keeps its old mode if reopened:
+    // start from a fresh one.
+    match fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(PersistError::Io { path: tmp, source }),
+    }
     {
         let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
@@ -228,6 +266,39 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_second_node_cannot_take_the_datadir() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_datadir(dir.path()).unwrap();
+        let err = lock_datadir(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains(LOCK_FILE) && err.contains("another discguard"),
+            "{err}"
+        );
+        drop(held);
+        assert!(
+            lock_datadir(dir.path()).is_ok(),
+            "free again once the first lets go"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_leftover_temporary_file_does_not_leak_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("node.tmp");
+        fs::write(&tmp, "old").unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, created) = load_or_create_key(dir.path()).unwrap();
+        assert!(created);
+        let mode = fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

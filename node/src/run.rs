@@ -87,6 +87,16 @@ pub enum StartupError {
     /// The discv5 service did not start.
     #[error(transparent)]
     Service(#[from] StartError),
+    /// `--enr-address` cannot be advertised with this listen address.
+    #[error(
+        "invalid enr_address {ip}: must be a unicast address of the same family as listen_address {listen}"
+    )]
+    BadEnrAddress {
+        /// The address.
+        ip: std::net::IpAddr,
+        /// The listen address.
+        listen: std::net::IpAddr,
+    },
     /// The log filter is malformed.
     #[error("invalid log_level {value:?}: {reason}")]
     LogLevel {
@@ -236,6 +246,16 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
         }
         (None, None) => ForkFilter::Any,
     };
+    if let Some(ip) = settings.enr_address.filter(|ip| {
+        ip.is_unspecified()
+            || ip.is_multicast()
+            || ip.is_ipv4() != settings.listen_address.is_ipv4()
+    }) {
+        return Err(StartupError::BadEnrAddress {
+            ip,
+            listen: settings.listen_address,
+        });
+    }
     Ok(ServiceConfig {
         listen_address: settings.listen_address,
         discovery_port: settings.discovery_port,
@@ -291,6 +311,7 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
     };
 
     persist::ensure_datadir(&settings.datadir)?;
+    let _datadir_lock = persist::lock_datadir(&settings.datadir)?;
     let (key, created) = persist::load_or_create_key(&settings.datadir)?;
     if created {
         info!(path = %settings.datadir.join(persist::KEY_FILE).display(), "created a new node key");
@@ -305,11 +326,12 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
             }
             enrs
         }
-        Err(e) => {
+        Err(e @ PersistError::BadView { .. }) => {
             let moved = persist::quarantine_view(&settings.datadir)?;
             warn!(error = %e, moved_to = %moved.display(), "saved view is malformed; starting with an empty view");
             Vec::new()
         }
+        Err(e) => return Err(e.into()),
     };
 
     // Bind the HTTP listener before anything starts, so that a port in use

@@ -67,7 +67,11 @@ pub struct Settings {
     pub allow_private_addresses: bool,
     /// Accept only peers whose ENR `eth2` field carries this fork digest
     /// (`0x`-hex, 4 bytes); overrides the built-in fork schedule.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "hex_text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fork_digest: Option<String>,
     /// Log format.
     pub log_format: LogFormat,
@@ -146,6 +150,24 @@ const KEYS: &[&str] = &[
 fn is_setting(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     KEYS.contains(&key.as_str()) || key.starts_with("policy__")
+}
+
+/// Hex text that must stay text. Environment values that look like numbers
+/// (`DISCGUARD_FORK_DIGEST=01234567`) reach us as numbers, with leading
+/// zeros lost: refuse them with a hint instead of guessing.
+fn hex_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum TextOrNumber {
+        Text(String),
+        Number(u64),
+    }
+    match TextOrNumber::deserialize(d)? {
+        TextOrNumber::Text(s) => Ok(Some(s)),
+        TextOrNumber::Number(n) => Err(serde::de::Error::custom(format!(
+            "got the number {n}: write the fork digest as 0x-prefixed hex, e.g. 0x{n:08}"
+        ))),
+    }
 }
 
 /// A settings error: names the key, the bad value and where it came from.
@@ -276,6 +298,19 @@ mod tests {
                 err.contains("300.1.1.1") || err.contains("listen_address"),
                 "{err}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn fork_digest_from_env_keeps_its_text_or_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DISCGUARD_FORK_DIGEST", "0x01234567");
+            let s = load(None, &NoFlags::default()).unwrap();
+            assert_eq!(s.fork_digest.as_deref(), Some("0x01234567"));
+            jail.set_env("DISCGUARD_FORK_DIGEST", "01234567");
+            let err = load(None, &NoFlags::default()).unwrap_err().to_string();
+            assert!(err.contains("0x-prefixed"), "{err}");
             Ok(())
         });
     }

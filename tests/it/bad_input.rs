@@ -123,6 +123,9 @@ async fn bad_addresses_are_named() {
     assert_bad_input(&out, "999.1.1.1");
     let out = run(ip, &["--http-address", "127.0.0.1"], &[]).await;
     assert_bad_input(&out, "127.0.0.1");
+    // An address that cannot be advertised.
+    let out = run(ip, &["--enr-address", "0.0.0.0"], &[]).await;
+    assert_bad_input(&out, "0.0.0.0");
     // An address that is not ours cannot be bound.
     let out = run(ip, &["--listen-address", "192.0.2.1"], &[]).await;
     assert_bad_input(&out, "192.0.2.1");
