@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::{self, HonestNode};
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args};
+use discguard_tests::{
+    DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args, set_flag,
+};
 
 const PORT: u16 = 9000;
 
@@ -388,8 +390,7 @@ async fn discv5_table_is_held_to_the_wide_cap() -> anyhow::Result<()> {
     let datadir = tempfile::tempdir()?;
     let mut args = node_args(ip, &boot, datadir.path());
     let metrics = free_tcp_addr(ip);
-    let i = args.iter().position(|a| a == "--metrics-address").unwrap();
-    args[i + 1] = metrics.to_string();
+    set_flag(&mut args, "--metrics-address", metrics);
     let dg = DiscguardProcess::start(
         &discguard_bin()?,
         free_tcp_addr(ip),

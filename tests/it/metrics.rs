@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::HonestNode;
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, loopback_args};
+use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, loopback_args, set_flag};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,9 +23,7 @@ async fn metrics_pass_promtool_and_cover_view_table_policy_sessions_lookups() ->
     std::fs::write(&asn_db, "127.161.0.0,127.161.255.255,64999,Example Net\n")?;
     let mut args = loopback_args(ip, 9000, &[peer.enr.to_base64()], datadir.path());
     args.extend(["--asn-db".to_owned(), asn_db.display().to_string()]);
-    // Scrape a metrics address we know.
-    let i = args.iter().position(|a| a == "--metrics-address").unwrap();
-    args[i + 1] = metrics.to_string();
+    set_flag(&mut args, "--metrics-address", metrics);
     let dg = DiscguardProcess::start(
         &discguard_bin()?,
         free_tcp_addr(ip),

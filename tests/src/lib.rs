@@ -104,3 +104,12 @@ pub fn loopback_args(
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Sets `flag` to `value` in `args`, replacing the value it has or
+/// appending it.
+pub fn set_flag(args: &mut Vec<String>, flag: &str, value: impl ToString) {
+    match args.iter().position(|a| a == flag) {
+        Some(i) if i + 1 < args.len() => args[i + 1] = value.to_string(),
+        _ => args.extend([flag.to_owned(), value.to_string()]),
+    }
+}
