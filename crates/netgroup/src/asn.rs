@@ -445,20 +445,15 @@ fn is_mmdb(bytes: &[u8]) -> bool {
         .any(|w| w == MMDB_METADATA_MARKER)
 }
 
-/// `YYYY-MM-DD` (UTC) of a Unix time in seconds, for logs.
+/// `YYYY-MM-DD` (UTC) of a Unix time in seconds, for logs (via `humantime`;
+/// a time past year 9999 is shown as raw seconds).
 fn utc_date(epoch_secs: u64) -> String {
-    // Howard Hinnant's `civil_from_days`, in unsigned arithmetic since
-    // 1970-01-01 is day 0 and epochs here are non-negative.
-    let z = epoch_secs / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    const YEAR_10000: u64 = 253_402_300_800;
+    if epoch_secs >= YEAR_10000 {
+        return format!("unix time {epoch_secs}");
+    }
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch_secs);
+    humantime::format_rfc3339_seconds(time).to_string()[..10].to_owned()
 }
 
 #[cfg(test)]

@@ -959,28 +959,15 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// Formats unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (proleptic Gregorian;
-/// days-to-civil algorithm of H. Hinnant, "chrono-Compatible Low-Level Date
-/// Algorithms").
+/// Formats unix seconds as RFC 3339 UTC, `YYYY-MM-DDTHH:MM:SSZ` (via
+/// `humantime`; a time past year 9999 is shown as raw seconds).
 fn format_utc(unix_time: u64) -> String {
-    let days = unix_time / 86_400;
-    let secs = unix_time % 86_400;
-    // `days` < 2^48, so every step below fits in u64 without overflow.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3_600,
-        secs % 3_600 / 60,
-        secs % 60
-    )
+    const YEAR_10000: u64 = 253_402_300_800;
+    if unix_time >= YEAR_10000 {
+        return format!("unix time {unix_time}");
+    }
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_time);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 #[cfg(test)]
@@ -1541,7 +1528,7 @@ mod tests {
         assert_eq!(MAINNET.epoch_at(1_606_824_023 + 383), 0);
         assert_eq!(MAINNET.epoch_at(1_606_824_023 + 384), 1);
         assert_eq!(MAINNET.epoch_start_time(411_392), 1_764_798_551);
-        assert_eq!(format_utc(1_764_798_551), "2025-12-03 21:49:11 UTC");
+        assert_eq!(format_utc(1_764_798_551), "2025-12-03T21:49:11Z");
         assert_eq!(MAINNET.epoch_at(1_764_798_551), 411_392);
         assert_eq!(MAINNET.epoch_at(1_764_798_550), 411_391);
         assert_eq!(MAINNET.current_digest(1_764_798_550), d("ad532ceb"));
@@ -1553,20 +1540,20 @@ mod tests {
         // Known fork dates (from the configs' comments and EL timestamps).
         assert_eq!(
             format_utc(MAINNET.epoch_start_time(419_072)),
-            "2026-01-07 01:01:11 UTC"
+            "2026-01-07T01:01:11Z"
         );
         assert_eq!(
             format_utc(MAINNET.epoch_start_time(364_032)),
-            "2025-05-07 10:05:11 UTC"
+            "2025-05-07T10:05:11Z"
         );
         assert_eq!(HOODI.epoch_start_time(50_688), 1_761_677_592);
         assert_eq!(HOODI.epoch_start_time(2_048), 1_742_999_832);
         assert_eq!(
             format_utc(SEPOLIA.epoch_start_time(353_024)),
-            "2026-10-06 13:53:36 UTC"
+            "2026-10-06T13:53:36Z"
         );
-        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(format_utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_utc(951_782_400), "2000-02-29T00:00:00Z");
         let _ = format_utc(u64::MAX);
     }
 
@@ -1649,7 +1636,7 @@ mod tests {
         assert_eq!(stale.age_secs, NOW - 1_767_747_671);
         assert_eq!(
             stale.to_string(),
-            "built-in mainnet fork schedule ends at bpo2 (2026-01-07 01:01:11 UTC); \
+            "built-in mainnet fork schedule ends at bpo2 (2026-01-07T01:01:11Z); \
              pass --fork-digest if the network has forked since"
         );
         // Hoodi's Gloas (2026-10-26) is recent on 2026-11-21.
