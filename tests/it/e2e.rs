@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::{self, HonestNode};
 use discguard_tests::{
-    DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args, set_flag,
+    DiscguardProcess, READY_TIMEOUT, discguard_bin, free_tcp_addr, hex, loopback_args, set_flag,
+    start_discguard,
 };
 
 const PORT: u16 = 9000;
@@ -192,8 +193,7 @@ async fn identity_and_view_survive_a_restart() -> anyhow::Result<()> {
     let datadir = tempfile::tempdir()?;
     let args = node_args(ip, &boot, datadir.path());
     let http = free_tcp_addr(ip);
-    let dg =
-        DiscguardProcess::start(&discguard_bin()?, http, &args, Duration::from_secs(30)).await?;
+    let dg = DiscguardProcess::start(&discguard_bin()?, http, &args, READY_TIMEOUT).await?;
     let id1 = dg.get_json("/healthz").await?.1["node_id"].clone();
     let served = eventually(Duration::from_secs(60), || async {
         dg.peers(64)
@@ -238,8 +238,7 @@ async fn identity_and_view_survive_a_restart() -> anyhow::Result<()> {
     let mut args = args;
     let i = args.iter().position(|a| a == "--bootnodes").unwrap();
     args.drain(i..i + 2);
-    let dg =
-        DiscguardProcess::start(&discguard_bin()?, http, &args, Duration::from_secs(30)).await?;
+    let dg = DiscguardProcess::start(&discguard_bin()?, http, &args, READY_TIMEOUT).await?;
     assert_eq!(
         dg.get_json("/healthz").await?.1["node_id"],
         id1,
@@ -313,13 +312,7 @@ async fn only_peers_with_the_accepted_fork_digest_are_served() -> anyhow::Result
     let datadir = tempfile::tempdir()?;
     let mut args = node_args(ip, &boot, datadir.path());
     args.extend(["--fork-digest".to_owned(), "0x8c9f62fe".to_owned()]);
-    let dg = DiscguardProcess::start(
-        &discguard_bin()?,
-        free_tcp_addr(ip),
-        &args,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let dg = start_discguard(ip, &args).await?;
 
     let want = [hex(&boot.node_id().raw()), hex(&same.node_id().raw())];
     let served = eventually(Duration::from_secs(60), || async {
@@ -391,13 +384,7 @@ async fn discv5_table_is_held_to_the_wide_cap() -> anyhow::Result<()> {
     let mut args = node_args(ip, &boot, datadir.path());
     let metrics = free_tcp_addr(ip);
     set_flag(&mut args, "--metrics-address", metrics);
-    let dg = DiscguardProcess::start(
-        &discguard_bin()?,
-        free_tcp_addr(ip),
-        &args,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let dg = start_discguard(ip, &args).await?;
 
     let wide = "127.181.0.0/16";
     let url = format!("http://{metrics}/metrics");

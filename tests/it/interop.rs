@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use discguard_adversary::honest;
 use discguard_adversary::lodestar::{LodestarConfig, LodestarNodes};
 use discguard_service::discv5::Enr;
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, hex, loopback_args};
+use discguard_tests::{DiscguardProcess, discguard_bin, hex, loopback_args, start_discguard};
 
 const PORT: u16 = 9000;
 
@@ -46,13 +46,7 @@ async fn discguard_finds_and_serves_lodestar_and_sigp_nodes_and_they_find_it() -
     let ip = Ipv4Addr::new(127, 100, 0, 1);
     let datadir = tempfile::tempdir()?;
     let args = loopback_args(ip, PORT, &[boot], datadir.path());
-    let dg = DiscguardProcess::start(
-        &discguard_bin()?,
-        free_tcp_addr(ip),
-        &args,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let dg = start_discguard(ip, &args).await?;
     let (_, health) = dg.get_json("/healthz").await?;
     let dg_id = health["node_id"].as_str().unwrap_or_default().to_owned();
     assert_eq!(dg_id.len(), 64, "{health}");

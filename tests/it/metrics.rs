@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::HonestNode;
-use discguard_tests::{DiscguardProcess, discguard_bin, free_tcp_addr, loopback_args, set_flag};
+use discguard_tests::{free_tcp_addr, loopback_args, set_flag, start_discguard};
 use tokio::io::AsyncWriteExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,13 +24,7 @@ async fn metrics_pass_promtool_and_cover_view_table_policy_sessions_lookups() ->
     let mut args = loopback_args(ip, 9000, &[peer.enr.to_base64()], datadir.path());
     args.extend(["--asn-db".to_owned(), asn_db.display().to_string()]);
     set_flag(&mut args, "--metrics-address", metrics);
-    let dg = DiscguardProcess::start(
-        &discguard_bin()?,
-        free_tcp_addr(ip),
-        &args,
-        Duration::from_secs(30),
-    )
-    .await?;
+    let dg = start_discguard(ip, &args).await?;
 
     // Wait until the peer is in the view and a lookup has finished, so that
     // the labelled series exist.

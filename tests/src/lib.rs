@@ -113,3 +113,12 @@ pub fn set_flag(args: &mut Vec<String>, flag: &str, value: impl ToString) {
         _ => args.extend([flag.to_owned(), value.to_string()]),
     }
 }
+
+/// How long a discguard process may take to log that it runs.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Starts the freshly built `discguard` with `args` and its HTTP API on a
+/// free port of `ip`.
+pub async fn start_discguard(ip: Ipv4Addr, args: &[String]) -> anyhow::Result<DiscguardProcess> {
+    DiscguardProcess::start(&discguard_bin()?, free_tcp_addr(ip), args, READY_TIMEOUT).await
+}
