@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use discguard_netgroup::{Classifier, GroupKind, NetGroup, addr_class};
+use discguard_netgroup::{Classifier, GroupKind, addr_class};
 use discguard_policy::{
     Decision, MAX_BUCKET_SIZE, NodeId as RawId, PolicyConfig, RejectReason, View, audit,
     select_diverse,
@@ -187,10 +187,6 @@ fn enr_udp_socket(enr: &Enr) -> Option<SocketAddr> {
         .or_else(|| enr.udp6_socket().map(SocketAddr::V6))
 }
 
-fn is_unspecified(ip: IpAddr) -> bool {
-    ip.is_unspecified()
-}
-
 /// Table filter for discv5 on a public network: only ENRs with a routable
 /// IPv4 or IPv6 address. Stateless, as discv5 requires (`fn(&Enr) -> bool`).
 fn public_table_filter(enr: &Enr) -> bool {
@@ -224,7 +220,7 @@ impl ServiceHandle {
 
         let advertised = config
             .enr_address
-            .or((!is_unspecified(config.listen_address)).then_some(config.listen_address));
+            .or((!config.listen_address.is_unspecified()).then_some(config.listen_address));
         let mut builder = Enr::builder();
         if let Some(ip) = advertised {
             builder.ip(ip);
@@ -362,12 +358,6 @@ impl ServiceHandle {
     /// Our current ENR.
     pub fn local_enr(&self) -> Enr {
         self.inner.discv5.read().local_enr()
-    }
-
-    /// The socket discv5 listens on.
-    pub fn listen_socket(&self) -> Option<SocketAddr> {
-        let enr = self.local_enr();
-        enr_udp_socket(&enr)
     }
 
     /// Runs `f` with the discv5 instance (tests and the harness use it to
@@ -1126,10 +1116,7 @@ fn groups_view(groups: &discguard_netgroup::NetGroups) -> GroupsView {
     GroupsView {
         narrow: groups.narrow.to_string(),
         wide: groups.wide.to_string(),
-        asn: match groups.asn {
-            NetGroup::Asn(_) => groups.asn.to_string(),
-            other => other.to_string(),
-        },
+        asn: groups.asn.to_string(),
     }
 }
 
