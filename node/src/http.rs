@@ -5,26 +5,36 @@
 //! | `GET /v1/peers?limit=N` | `{"peers":[PeerInfo…]}`, N in 1..=[`MAX_PEERS_LIMIT`], default [`DEFAULT_PEERS_LIMIT`] |
 //! | `GET /v1/table` | the curated view by k-bucket, with each entry's groups |
 //! | `GET /v1/risk` | view size, distinct groups per kind, top group share |
+//! | `GET /v1/lookup?target=<node ID>` | `{"target":"…","peers":[PeerInfo…]}`: runs one iterative lookup towards the node ID (64 hex digits) and lists every node it found, closest first |
 //! | `GET /healthz` | `{"status":"ok",…}` |
 //!
 //! Errors are JSON `{"error":"…"}` with status 400 (bad query), 404 (unknown
-//! path) or 405 (wrong method).
+//! path), 405 (wrong method) or 503 (more than [`MAX_CONCURRENT_LOOKUPS`]
+//! lookups asked for at once).
+
+use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use discguard_service::ServiceHandle;
-use discguard_service::api::PeersResponse;
+use discguard_service::api::{LookupResponse, PeersResponse};
+use discguard_service::enr::NodeId;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 /// Peers served when `limit` is not given.
 pub const DEFAULT_PEERS_LIMIT: usize = 32;
 /// Largest `limit` accepted: more than any client keeps as peers, and it
 /// bounds the work one request can ask for.
 pub const MAX_PEERS_LIMIT: usize = 1024;
+/// Lookups `GET /v1/lookup` runs at once; one more is refused with 503. Each
+/// lookup is up to a few dozen FINDNODE requests over tens of seconds, so a
+/// client looping on the endpoint must not pile them up.
+pub const MAX_CONCURRENT_LOOKUPS: usize = 8;
 
 /// A JSON error body.
 #[derive(Debug, Serialize, Deserialize)]
@@ -49,18 +59,36 @@ struct PeersQuery {
     limit: Option<usize>,
 }
 
+/// The router's state: the service and the lookup permits.
+#[derive(Clone)]
+struct ApiState {
+    service: ServiceHandle,
+    lookups: Arc<Semaphore>,
+}
+
+impl FromRef<ApiState> for ServiceHandle {
+    fn from_ref(state: &ApiState) -> Self {
+        state.service.clone()
+    }
+}
+
+/// The query, or the 400 answer naming what was wrong with it.
+fn parse_query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, Box<Response>> {
+    query.map(|Query(q)| q).map_err(|rejection| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("bad query: {}", rejection.body_text()),
+        ))
+    })
+}
+
 async fn peers(
     State(service): State<ServiceHandle>,
     query: Result<Query<PeersQuery>, QueryRejection>,
 ) -> Response {
-    let Query(query) = match query {
+    let query = match parse_query(query) {
         Ok(q) => q,
-        Err(rejection) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("bad query: {}", rejection.body_text()),
-            );
-        }
+        Err(response) => return *response,
     };
     let limit = query.limit.unwrap_or(DEFAULT_PEERS_LIMIT);
     if !(1..=MAX_PEERS_LIMIT).contains(&limit) {
@@ -75,10 +103,67 @@ async fn peers(
     .into_response()
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LookupQuery {
+    target: String,
+}
+
+/// Parses a node ID given as 64 hex digits (either case, no `0x`).
+fn parse_node_id(text: &str) -> Option<NodeId> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(text, &mut raw).ok()?;
+    Some(NodeId::new(&raw))
+}
+
+/// `text`, cut to its first 80 characters (with `…`) for an error message.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+async fn lookup(
+    State(state): State<ApiState>,
+    query: Result<Query<LookupQuery>, QueryRejection>,
+) -> Response {
+    let query = match parse_query(query) {
+        Ok(q) => q,
+        Err(response) => return *response,
+    };
+    let Some(target) = parse_node_id(&query.target) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "bad query: target={} is not a 64-hex-digit node ID",
+                shorten(&query.target)
+            ),
+        );
+    };
+    let Ok(_permit) = state.lookups.try_acquire() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{MAX_CONCURRENT_LOOKUPS} lookups are running already; retry later"),
+        );
+    };
+    Json(LookupResponse {
+        target: hex::encode(target.raw()),
+        peers: state.service.lookup_peers(target).await,
+    })
+    .into_response()
+}
+
 /// The router, over a running service.
 pub fn router(service: ServiceHandle) -> Router {
+    let state = ApiState {
+        service,
+        lookups: Arc::new(Semaphore::new(MAX_CONCURRENT_LOOKUPS)),
+    };
     Router::new()
         .route("/v1/peers", get(peers))
+        .route("/v1/lookup", get(lookup))
         .route(
             "/v1/table",
             get(|State(s): State<ServiceHandle>| async move { Json(s.table()) }),
@@ -100,5 +185,36 @@ pub fn router(service: ServiceHandle) -> Router {
         .method_not_allowed_fallback(|| async {
             error(StatusCode::METHOD_NOT_ALLOWED, "only GET is supported")
         })
-        .with_state(service)
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_64_hex_digits() {
+        let hex = "0a".repeat(32);
+        assert_eq!(parse_node_id(&hex), Some(NodeId::new(&[0x0a; 32])));
+        assert_eq!(
+            parse_node_id(&hex.to_uppercase()),
+            Some(NodeId::new(&[0x0a; 32]))
+        );
+        for bad in [
+            "",
+            "zz",
+            &hex[..62],
+            &format!("{hex}00"),
+            &format!("0x{}", &hex[2..]),
+        ] {
+            assert_eq!(parse_node_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        assert_eq!(shorten("abc"), "abc");
+        let long = "é".repeat(100);
+        assert_eq!(shorten(&long), format!("{}…", "é".repeat(80)));
+    }
 }

@@ -429,3 +429,61 @@ async fn discv5_table_is_held_to_the_wide_cap() -> anyhow::Result<()> {
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     Ok(())
 }
+
+/// `GET /v1/lookup` runs a real iterative lookup: asked for the node ID of a
+/// node that only the network can tell it about (discguard knows just the
+/// bootnode at start), it returns that node first, with its ENR; a bad
+/// target is a 400 naming the value and the node keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookup_endpoint_finds_a_node_through_the_network() -> anyhow::Result<()> {
+    let boot = HonestNode::start(
+        Ipv4Addr::new(127, 190, 0, 1),
+        PORT,
+        &[],
+        Some(Duration::from_secs(1)),
+    )
+    .await?;
+    let ips: Vec<Ipv4Addr> = (1..=6).map(|i| Ipv4Addr::new(127, 190 + i, 0, 1)).collect();
+    let others = honest::start_many(
+        &ips,
+        PORT,
+        std::slice::from_ref(&boot.enr),
+        Some(Duration::from_millis(500)),
+    )
+    .await?;
+    let target = &others[3];
+    let ip = Ipv4Addr::new(127, 190, 9, 1);
+    let datadir = tempfile::tempdir()?;
+    let dg = start_discguard(ip, &node_args(ip, &boot, datadir.path())).await?;
+
+    let want = hex(&target.node_id().raw());
+    let path = format!("/v1/lookup?target={want}");
+    let last = std::cell::RefCell::new(serde_json::Value::Null);
+    let found = eventually(Duration::from_secs(60), || async {
+        let Ok((200, body)) = dg.get_json(&path).await else {
+            return false;
+        };
+        let first = body["peers"][0]["node_id"] == want.as_str();
+        *last.borrow_mut() = body;
+        first
+    })
+    .await;
+    let body = last.borrow().clone();
+    assert!(found, "lookup for {want}: {body}\n{}", dg.stderr_tail());
+    assert_eq!(body["target"], want.as_str());
+    assert_eq!(body["peers"][0]["enr"], target.enr.to_base64().as_str());
+    assert_eq!(body["peers"][0]["ip"], "127.194.0.1");
+
+    let (status, err) = dg.get_json("/v1/lookup?target=00ff").await?;
+    assert_eq!(status, 400, "{err}");
+    assert!(
+        err["error"].as_str().unwrap_or("").contains("target=00ff"),
+        "{err}"
+    );
+    let (status, err) = dg.get_json("/v1/lookup").await?;
+    assert_eq!(status, 400, "{err}");
+    let (status, _) = dg.get_json("/healthz").await?;
+    assert_eq!(status, 200, "still serving after bad requests");
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    Ok(())
+}

@@ -2,7 +2,13 @@
 //! risk summary. These are the JSON shapes of the HTTP API (design.md,
 //! "Outside contracts").
 
+use std::net::{IpAddr, SocketAddr};
+
+use discguard_netgroup::NetGroups;
+use discv5::Enr;
 use serde::{Deserialize, Serialize};
+
+use crate::network::enr_fork_digest;
 
 /// One peer as handed to the consensus client (`GET /v1/peers`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -35,10 +41,61 @@ pub struct PeerInfo {
     pub last_seen_seconds: u64,
 }
 
+impl PeerInfo {
+    /// The entry for `enr`, reached at `socket` (its UDP socket), in
+    /// `groups`, at log-distance `bucket` from our node ID; `age_seconds`
+    /// and `last_seen_seconds` as the fields say (0 for a node that never
+    /// answered us). The TCP port is the ENR's for `socket`'s IP version;
+    /// the fork digest is read from the ENR's `eth2` entry, `None` when it
+    /// is absent or does not decode.
+    pub fn from_enr(
+        enr: &Enr,
+        socket: SocketAddr,
+        groups: &NetGroups,
+        bucket: u16,
+        age_seconds: u64,
+        last_seen_seconds: u64,
+    ) -> Self {
+        Self {
+            enr: enr.to_base64(),
+            node_id: hex::encode(enr.node_id().raw()),
+            ip: socket.ip().to_string(),
+            udp_port: socket.port(),
+            tcp_port: match socket.ip() {
+                IpAddr::V4(_) => enr.tcp4(),
+                IpAddr::V6(_) => enr.tcp6(),
+            },
+            asn: groups.asn_number(),
+            netgroup: groups.narrow.to_string(),
+            netgroup_wide: groups.wide.to_string(),
+            seq: enr.seq(),
+            fork_digest: enr_fork_digest(enr)
+                .ok()
+                .flatten()
+                .map(|d| format!("0x{}", hex::encode(d))),
+            bucket,
+            age_seconds,
+            last_seen_seconds,
+        }
+    }
+}
+
 /// Answer of `GET /v1/peers`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeersResponse {
     /// The peers, most diverse first.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// Answer of `GET /v1/lookup?target=<node ID>`: the ENRs one iterative
+/// lookup (FINDNODE rounds towards `target`) returned, closest first as
+/// discv5 orders them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LookupResponse {
+    /// The target node ID, 64 hex characters.
+    pub target: String,
+    /// The nodes found; age and last-seen are those of the view for nodes
+    /// in it, else 0.
     pub peers: Vec<PeerInfo>,
 }
 
@@ -51,6 +108,16 @@ pub struct GroupsView {
     pub wide: String,
     /// `AS<n>`, or the wide prefix when no ASN database knows the address.
     pub asn: String,
+}
+
+impl From<&NetGroups> for GroupsView {
+    fn from(groups: &NetGroups) -> Self {
+        Self {
+            narrow: groups.narrow.to_string(),
+            wide: groups.wide.to_string(),
+            asn: groups.asn.to_string(),
+        }
+    }
 }
 
 /// One entry of the view (`GET /v1/table`).

@@ -740,14 +740,24 @@ impl ServiceHandle {
         }
     }
 
-    /// Runs one iterative lookup (sigp `find_node`) and queues what it finds.
+    /// Runs one iterative lookup (sigp `find_node`) and queues what it finds;
+    /// returns how many nodes it found. The refresh loop runs this.
     pub async fn run_lookup(&self, target: NodeId) -> usize {
+        self.lookup(target).await.len()
+    }
+
+    /// Runs one iterative lookup (sigp `find_node`) towards `target`, queues
+    /// what it finds as candidates (they are PINGed and offered to the view
+    /// like any other), and returns the ENRs found, closest to `target`
+    /// first. Empty when discv5's table is empty (nothing to ask yet), when
+    /// the lookup fails, or once the service is shut down.
+    pub async fn lookup(&self, target: NodeId) -> Vec<Enr> {
         let started = Instant::now();
         let lookup = {
             let discv5 = self.inner.discv5.read();
             if discv5.table_entries_id().is_empty() {
                 // Nothing to ask yet: wait for bootnodes or inbound contact.
-                return 0;
+                return Vec::new();
             }
             discv5.find_node(target)
         };
@@ -759,19 +769,48 @@ impl ServiceHandle {
                 metrics::histogram!(m::LOOKUP_RESULTS).record(found.len() as f64);
                 self.inner.lookups_ok.fetch_add(1, Ordering::Relaxed);
                 *self.inner.last_lookup_ok.lock() = Some(Instant::now());
-                let n = found.len();
-                debug!(%target, found = n, "lookup finished");
-                for enr in found {
-                    self.offer_candidate(enr);
+                debug!(%target, found = found.len(), "lookup finished");
+                for enr in &found {
+                    self.offer_candidate(enr.clone());
                 }
-                n
+                found
             }
             Err(e) => {
                 metrics::counter!(m::LOOKUPS, "outcome" => "error").increment(1);
                 debug!(%target, error = ?e, "lookup failed");
-                0
+                Vec::new()
             }
         }
+    }
+
+    /// Runs [`ServiceHandle::lookup`] and describes what it found as
+    /// [`PeerInfo`]s (`GET /v1/lookup`), closest to `target` first. Age and
+    /// last-seen come from the view for nodes in it, else they are 0; an ENR
+    /// without a UDP socket (which discv5 never returns, as it could not have
+    /// been asked) is left out.
+    pub async fn lookup_peers(&self, target: NodeId) -> Vec<PeerInfo> {
+        let found = self.lookup(target).await;
+        let now = Instant::now();
+        let local = raw(&self.inner.local_id);
+        let state = self.inner.state.read();
+        found
+            .iter()
+            .filter_map(|enr| {
+                let socket = enr_udp_socket(enr)?;
+                let id = raw(&enr.node_id());
+                let groups = self.inner.classifier.groups(socket.ip());
+                let (age, last_seen) = state.view.get(&id).map_or((0, 0), |e| {
+                    (
+                        now.duration_since(e.payload.first_seen).as_secs(),
+                        now.duration_since(e.payload.last_seen).as_secs(),
+                    )
+                });
+                let bucket = discguard_policy::log_distance(&local, &id).unwrap_or(0);
+                Some(PeerInfo::from_enr(
+                    enr, socket, &groups, bucket, age, last_seen,
+                ))
+            })
+            .collect()
     }
 
     async fn maintenance_loop(self) {
@@ -941,27 +980,14 @@ impl ServiceHandle {
             .into_iter()
             .map(|e| {
                 let r = &e.payload;
-                PeerInfo {
-                    enr: r.enr.to_base64(),
-                    node_id: hex_id(&e.id),
-                    ip: r.socket.ip().to_string(),
-                    udp_port: r.socket.port(),
-                    tcp_port: match r.socket.ip() {
-                        IpAddr::V4(_) => r.enr.tcp4(),
-                        IpAddr::V6(_) => r.enr.tcp6(),
-                    },
-                    asn: e.groups.asn_number(),
-                    netgroup: e.groups.narrow.to_string(),
-                    netgroup_wide: e.groups.wide.to_string(),
-                    seq: r.enr.seq(),
-                    fork_digest: enr_fork_digest(&r.enr)
-                        .ok()
-                        .flatten()
-                        .map(|d| format!("0x{}", hex::encode(d))),
-                    bucket: discguard_policy::log_distance(&local, &e.id).unwrap_or(0),
-                    age_seconds: now.duration_since(r.first_seen).as_secs(),
-                    last_seen_seconds: now.duration_since(r.last_seen).as_secs(),
-                }
+                PeerInfo::from_enr(
+                    &r.enr,
+                    r.socket,
+                    &e.groups,
+                    discguard_policy::log_distance(&local, &e.id).unwrap_or(0),
+                    now.duration_since(r.first_seen).as_secs(),
+                    now.duration_since(r.last_seen).as_secs(),
+                )
             })
             .collect();
         metrics::gauge!(m::SERVED_PEERS).set(peers.len() as f64);
@@ -1113,11 +1139,7 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 fn groups_view(groups: &discguard_netgroup::NetGroups) -> GroupsView {
-    GroupsView {
-        narrow: groups.narrow.to_string(),
-        wide: groups.wide.to_string(),
-        asn: groups.asn.to_string(),
-    }
+    GroupsView::from(groups)
 }
 
 /// Bucket labels published last time, so that emptied buckets go to zero.
