@@ -9,6 +9,16 @@
 //! Every node binds a distinct 127.x.y.z address: distinct addresses stand
 //! for distinct networks, and no packet leaves the machine.
 
+pub mod chart;
 pub mod honest;
+pub mod keys;
 pub mod lodestar;
+pub mod measure;
+pub mod population;
+pub mod procstat;
+pub mod report;
+pub mod scenario;
+pub mod sim;
 pub mod testnet;
+pub mod victim;
+pub mod victims;

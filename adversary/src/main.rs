@@ -4,7 +4,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use discguard_adversary::report::Report;
+use discguard_adversary::scenario::{self, Common, IdMining, LookupPoisoning, SybilFlood};
 use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
+use discguard_adversary::victim::{VictimArgs, run_victim};
+use discguard_adversary::victims::Binaries;
 
 #[derive(Parser)]
 #[command(name = "discguard-adversary", version, about)]
@@ -37,15 +41,59 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         duration: u64,
     },
+    /// M Sybils on G network groups flood the three victims; swept over G.
+    SybilFlood(SybilFlood),
+    /// Sybils with node IDs mined close to each victim's, on a few IPs.
+    IdMining(IdMining),
+    /// A fraction of honest-looking nodes answer every FINDNODE with Sybils only.
+    LookupPoisoning(LookupPoisoning),
+    /// No attack: what each victim's policy costs on the real population.
+    Baseline(Baseline),
+    /// A plain discv5 victim (the `discv5-lighthouse` / `discv5-default`
+    /// baselines the scenarios start; not usually run by hand).
+    Victim(VictimArgs),
+}
+
+/// `baseline` parameters.
+#[derive(clap::Args)]
+struct Baseline {
+    #[command(flatten)]
+    common: Common,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter("error")
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Cmd::SybilFlood(a) => {
+            let out = a.common.out.clone();
+            finish(scenario::sybil_flood(&a, Binaries::locate()?).await?, &out)
+        }
+        Cmd::IdMining(a) => {
+            let out = a.common.out.clone();
+            finish(scenario::id_mining(&a, Binaries::locate()?).await?, &out)
+        }
+        Cmd::LookupPoisoning(a) => {
+            let out = a.common.out.clone();
+            finish(
+                scenario::lookup_poisoning(&a, Binaries::locate()?).await?,
+                &out,
+            )
+        }
+        Cmd::Baseline(a) => {
+            let out = a.common.out.clone();
+            finish(
+                scenario::baseline(&a.common, Binaries::locate()?).await?,
+                &out,
+            )
+        }
+        Cmd::Victim(a) => run_victim(a).await,
         Cmd::Testnet {
             lodestar,
             sigp,
@@ -173,6 +221,22 @@ async fn testnet(
     let status = dg.terminate(Duration::from_secs(10)).await?;
     net.lodestar.shutdown().await?;
     println!("stopped (discguard exit: {status})");
+    Ok(())
+}
+
+/// Writes the report to `out`, prints the summary, and fails when the
+/// report contradicts itself.
+fn finish(mut report: Report, out: &std::path::Path) -> anyhow::Result<()> {
+    let written = report.write(out)?;
+    println!("{}", report.summary());
+    println!("report: {}", out.join("report.md").display());
+    for w in written {
+        tracing::debug!(path = %w.display(), "written");
+    }
+    let problems = report.check();
+    if !problems.is_empty() {
+        anyhow::bail!("the report is inconsistent:\n  {}", problems.join("\n  "));
+    }
     Ok(())
 }
 

@@ -1,0 +1,910 @@
+//! The scenarios: each builds the honest network, starts the three victims
+//! side by side, mounts its attack and measures.
+//!
+//! | scenario | attack | measured |
+//! |---|---|---|
+//! | `sybil-flood` | M Sybils in G groups PING the victims every few seconds and answer FINDNODE with Sybils only; swept over G | A_T, A_V, A_P over time and at the end; A_max |
+//! | `id-mining` | Sybils whose node IDs are mined to share ≥ k leading bits with each victim, on a few IPs | attacker share of the near buckets and of served peers |
+//! | `lookup-poisoning` | a fraction f of honest-looking nodes answer every FINDNODE with Sybils only | lookups for existing node IDs that find their target; A_L |
+//! | `baseline` | none | policy rejections of honest nodes; group entropy of served peers against random samples of the population |
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use discv5::Enr;
+use enr::NodeId;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use rand::seq::{IndexedRandom as _, SliceRandom as _};
+use serde_json::json;
+
+use crate::keys::{self, SecretKey};
+use crate::measure::{self, SetCount, TableCaps};
+use crate::population::{
+    self, AsnRange, AttackGroup, Placement, place_attackers, place_honest, victim_ip,
+};
+use crate::procstat::ProcStat;
+use crate::report::{
+    Counts, Diversity, Entropy, LookupStats, NearBuckets, NetworkSize, Report, Run, RunCost, Sample,
+};
+use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
+use crate::victims::{Binaries, Defense, Victim, VictimSpec};
+
+/// k: entries per k-bucket when filling the simulated nodes' tables (the
+/// discv5 spec's k = 16).
+const K: usize = 16;
+
+/// Settings every scenario shares.
+#[derive(Clone, Debug, clap::Args)]
+pub struct Common {
+    /// Directory for report.json, report.md, charts and victim logs.
+    #[arg(long, default_value = "adversary-report")]
+    pub out: PathBuf,
+    /// Seed of every random choice (keys, ASNs, targets): same seed, same network.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Honest discv5 nodes (drawn from the real Ethereum ASN distribution).
+    #[arg(long, default_value_t = 1000)]
+    pub honest: usize,
+    /// Seconds each run lasts after the victims start.
+    #[arg(long, default_value_t = 60)]
+    pub duration: u64,
+    /// Seconds between samples of the victims' sets.
+    #[arg(long, default_value_t = 5)]
+    pub sample_every: u64,
+    /// Peers asked of each victim (`/v1/peers?limit=N`): what a consensus client would take.
+    #[arg(long, default_value_t = 32)]
+    pub served: usize,
+    /// UDP port of the honest nodes and victims (attacker nodes use the ports just above).
+    #[arg(long, default_value_t = 30400)]
+    pub port: u16,
+    /// Honest nodes given to every victim as bootnodes.
+    #[arg(long, default_value_t = 4)]
+    pub bootnodes: usize,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `sybil-flood` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct SybilFlood {
+    /// Common settings.
+    #[command(flatten)]
+    pub common: Common,
+    /// Sybil nodes (M); at most 254 per group with `--group-kind slash24`.
+    #[arg(long, default_value_t = 250)]
+    pub sybils: usize,
+    /// Attacker network groups (G), a list to sweep.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+    pub sybil_groups: Vec<usize>,
+    /// Kind of the attacker's groups.
+    #[arg(long, value_enum, default_value = "asn")]
+    pub group_kind: AttackGroup,
+    /// Seconds between a Sybil's PINGs to each victim.
+    #[arg(long, default_value_t = 10)]
+    pub announce_every: u64,
+}
+
+/// `id-mining` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct IdMining {
+    /// Common settings.
+    #[command(flatten)]
+    pub common: Common,
+    /// Leading bits each mined ID shares with its victim's ID (k).
+    #[arg(long, default_value_t = 12)]
+    pub bits: u32,
+    /// Mined Sybils per victim.
+    #[arg(long, default_value_t = 24)]
+    pub sybils_per_victim: usize,
+    /// Distinct IPs the Sybils share (each its own /16 and AS).
+    #[arg(long, default_value_t = 2)]
+    pub sybil_ips: usize,
+    /// Seconds between a Sybil's PINGs to its victim.
+    #[arg(long, default_value_t = 10)]
+    pub announce_every: u64,
+}
+
+/// `lookup-poisoning` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LookupPoisoning {
+    /// Common settings.
+    #[command(flatten)]
+    pub common: Common,
+    /// Fraction f of honest-looking nodes that answer FINDNODE with Sybils only.
+    #[arg(long, default_value_t = 0.2)]
+    pub poisoners: f64,
+    /// Sybil nodes the poisoners point to.
+    #[arg(long, default_value_t = 64)]
+    pub sybils: usize,
+    /// ASN groups of the Sybils.
+    #[arg(long, default_value_t = 4)]
+    pub sybil_groups: usize,
+    /// Lookups each victim runs, for node IDs of existing honest nodes.
+    #[arg(long, default_value_t = 30)]
+    pub lookups: usize,
+}
+
+/// The honest network of a scenario, running in this process.
+struct Network {
+    common: Common,
+    rng: StdRng,
+    bins: Binaries,
+    honest: Vec<Placement>,
+    honest_ranges: Vec<AsnRange>,
+    nodes: Arc<Vec<SimNode>>,
+    /// Role of every node by node ID (victims absent: they count as honest).
+    roles: HashMap<NodeId, Role>,
+    /// Placement of every node by node ID.
+    placed: HashMap<NodeId, Placement>,
+    started: Instant,
+    start_seconds: f64,
+    keys_seconds: f64,
+    bind_seconds: f64,
+    fill_seconds: f64,
+    progress: bool,
+}
+
+/// Attacker nodes of one run.
+struct Attack {
+    placements: Vec<Placement>,
+    ranges: Vec<AsnRange>,
+    nodes: Arc<Vec<SimNode>>,
+}
+
+/// A node ID as the victims' JSON gives it (64 hex digits), if it is one.
+fn parse_node_id(text: &str) -> Option<NodeId> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(text, &mut raw).ok()?;
+    Some(NodeId::new(&raw))
+}
+
+impl Network {
+    /// Places and keys the honest nodes (a `poisoners` fraction of them
+    /// poisoners), and starts them; `attackers` is the most attacker nodes
+    /// the scenario runs at once (for the open-files limit).
+    async fn start(
+        common: &Common,
+        poisoners: f64,
+        attackers: usize,
+        bins: Binaries,
+    ) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        if common.honest < common.bootnodes.max(2) {
+            bail!(
+                "--honest {} is too few (at least --bootnodes and 2)",
+                common.honest
+            );
+        }
+        if !(0.0..1.0).contains(&poisoners) {
+            bail!("poisoner fraction {poisoners} is out of range [0, 1)");
+        }
+        // Honest nodes, the attack, the victims' HTTP connections.
+        sim::ensure_open_files(common.honest + attackers + 3)?;
+        let mut rng = StdRng::seed_from_u64(common.seed);
+        let dist = population::real_distribution();
+        let (honest, honest_ranges) = place_honest(common.honest, &dist, &mut rng)?;
+        let n_poison = (poisoners * common.honest as f64).round() as usize;
+        let mut order: Vec<usize> = (0..honest.len()).collect();
+        order.shuffle(&mut rng);
+        let poison: std::collections::HashSet<usize> = order[..n_poison].iter().copied().collect();
+        let honest_specs: Vec<NodeSpec> = honest
+            .iter()
+            .enumerate()
+            .map(|(i, p)| NodeSpec {
+                key: SecretKey::random(&mut rng),
+                ip: p.ip,
+                port: common.port,
+                role: if poison.contains(&i) {
+                    Role::Poisoner
+                } else {
+                    Role::Honest
+                },
+            })
+            .collect();
+        let keys_seconds = started.elapsed().as_secs_f64();
+        let progress = !common.quiet;
+        let bar = bar(progress, honest_specs.len() as u64, "starting honest nodes");
+        let mut nodes = Vec::with_capacity(honest_specs.len());
+        for chunk in honest_specs.chunks(64) {
+            nodes.extend(sim::start_all(chunk, 64).await?);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let mut roles = HashMap::new();
+        let mut placed = HashMap::new();
+        for (n, p) in nodes.iter().zip(&honest) {
+            roles.insert(n.node_id(), n.role);
+            placed.insert(n.node_id(), p.clone());
+        }
+        let bind_seconds = started.elapsed().as_secs_f64() - keys_seconds;
+        // Honest tables: every honest-looking node (poisoners included).
+        let honest_enrs: Vec<Enr> = nodes.iter().map(|n| n.enr.clone()).collect();
+        let ks = Keyspace::new(nodes.iter().map(SimNode::node_id));
+        for n in nodes.iter().filter(|n| n.role == Role::Honest) {
+            sim::fill_table(n, &ks, &honest_enrs, K, &mut rng);
+        }
+        Ok(Self {
+            common: common.clone(),
+            rng,
+            bins,
+            honest,
+            honest_ranges,
+            nodes: Arc::new(nodes),
+            roles,
+            placed,
+            start_seconds: started.elapsed().as_secs_f64(),
+            keys_seconds,
+            bind_seconds,
+            fill_seconds: started.elapsed().as_secs_f64() - keys_seconds - bind_seconds,
+            started,
+            progress,
+        })
+    }
+
+    fn is_attacker(&self, hex: &str) -> bool {
+        parse_node_id(hex)
+            .and_then(|id| self.roles.get(&id))
+            .is_some_and(|r| r.is_attacker())
+    }
+
+    /// Starts attacker nodes at `placements` (ports from `port_of`), keys
+    /// from `keys` or the seed; Sybil and poisoner tables are filled with
+    /// Sybils only.
+    async fn start_attack(
+        &mut self,
+        placements: Vec<Placement>,
+        ranges: Vec<AsnRange>,
+        keys: Option<Vec<SecretKey>>,
+        port_of: impl Fn(usize) -> u16,
+    ) -> anyhow::Result<Attack> {
+        let keys = match keys {
+            Some(k) => k,
+            None => (0..placements.len())
+                .map(|_| SecretKey::random(&mut self.rng))
+                .collect(),
+        };
+        let specs: Vec<NodeSpec> = placements
+            .iter()
+            .zip(keys)
+            .enumerate()
+            .map(|(i, (p, key))| NodeSpec {
+                key,
+                ip: p.ip,
+                port: port_of(i),
+                role: Role::Sybil,
+            })
+            .collect();
+        let bar = bar(self.progress, specs.len() as u64, "starting attacker nodes");
+        let mut nodes = Vec::with_capacity(specs.len());
+        for chunk in specs.chunks(64) {
+            nodes.extend(sim::start_all(chunk, 64).await?);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        for (n, p) in nodes.iter().zip(&placements) {
+            self.roles.insert(n.node_id(), Role::Sybil);
+            self.placed.insert(n.node_id(), p.clone());
+        }
+        let enrs: Vec<Enr> = nodes.iter().map(|n| n.enr.clone()).collect();
+        let ks = Keyspace::new(nodes.iter().map(SimNode::node_id));
+        for n in &nodes {
+            sim::fill_table(n, &ks, &enrs, K, &mut self.rng);
+        }
+        for n in self.nodes.iter().filter(|n| n.role == Role::Poisoner) {
+            sim::fill_table(n, &ks, &enrs, K, &mut self.rng);
+        }
+        Ok(Attack {
+            placements,
+            ranges,
+            nodes: Arc::new(nodes),
+        })
+    }
+
+    fn stop_attack(&mut self, attack: Attack) {
+        for n in attack.nodes.iter() {
+            self.roles.remove(&n.node_id());
+            self.placed.remove(&n.node_id());
+        }
+        if let Ok(nodes) = Arc::try_unwrap(attack.nodes) {
+            sim::stop_all(nodes);
+        }
+    }
+
+    /// Writes the run's ASN database and starts the three victims on
+    /// `127.0.<run>.1..3` with the same bootnodes.
+    async fn start_victims(
+        &mut self,
+        run: u8,
+        dir: &Path,
+        ranges: &[AsnRange],
+        keys: Option<[SecretKey; 3]>,
+    ) -> anyhow::Result<Vec<Victim>> {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        let asn_db = dir.join("asn.csv");
+        let mut all = self.honest_ranges.clone();
+        all.extend_from_slice(ranges);
+        population::write_asn_csv(&asn_db, &all)?;
+        let honest: Vec<&SimNode> = self
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Honest)
+            .collect();
+        let boots: Vec<String> = honest
+            .sample(&mut self.rng, self.common.bootnodes)
+            .map(|n| n.enr.to_base64())
+            .collect();
+        let keys = keys.unwrap_or_else(|| {
+            [
+                SecretKey::random(&mut self.rng),
+                SecretKey::random(&mut self.rng),
+                SecretKey::random(&mut self.rng),
+            ]
+        });
+        let mut starting = Vec::new();
+        for (slot, defense) in Defense::ALL.into_iter().enumerate() {
+            let spec = VictimSpec {
+                defense,
+                key: keys[slot],
+                ip: victim_ip(run, slot as u8),
+                port: self.common.port,
+            };
+            let (bins, boots, asn_db, dir) = (
+                self.bins.clone(),
+                boots.clone(),
+                asn_db.clone(),
+                dir.to_path_buf(),
+            );
+            starting.push(tokio::spawn(async move {
+                Victim::start(&spec, &bins, &boots, &asn_db, &dir, Duration::from_secs(60)).await
+            }));
+        }
+        let mut victims = Vec::new();
+        for s in starting {
+            victims.push(s.await.context("victim start task")??);
+        }
+        Ok(victims)
+    }
+
+    /// A victim's sets now.
+    async fn counts(&self, v: &Victim) -> anyhow::Result<Counts> {
+        let table = v.table().await?;
+        let served = v.served(self.common.served).await?;
+        let att = |hex: &String| self.is_attacker(hex);
+        Ok(Counts {
+            table: SetCount::of(
+                table
+                    .discv5_buckets
+                    .iter()
+                    .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
+                |h| att(h),
+            ),
+            view: v.defense.has_view().then(|| {
+                SetCount::of(
+                    table
+                        .buckets
+                        .iter()
+                        .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
+                    |h| att(h),
+                )
+            }),
+            served: SetCount::of(served.iter().map(|p| &p.node_id), |h| att(h)),
+        })
+    }
+
+    /// Samples every victim every `sample_every` for `duration`.
+    async fn observe(&self, victims: &[Victim], label: &str) -> anyhow::Result<Vec<Vec<Sample>>> {
+        let start = Instant::now();
+        let duration = Duration::from_secs(self.common.duration);
+        let every = Duration::from_secs(self.common.sample_every.max(1));
+        let bar = bar(self.progress, self.common.duration, label);
+        let mut samples = vec![Vec::new(); victims.len()];
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let t = start.elapsed();
+            for (i, v) in victims.iter().enumerate() {
+                let counts = self.counts(v).await?;
+                samples[i].push(Sample {
+                    t_seconds: t.as_secs_f64(),
+                    counts,
+                    shares: counts.shares(),
+                });
+            }
+            if let Some(last) = samples.first().and_then(|s| s.last()) {
+                bar.set_message(format!(
+                    "{label}: discguard served share {:.0}%",
+                    100.0 * last.shares.served
+                ));
+            }
+            bar.set_position(t.as_secs().min(self.common.duration));
+            if t >= duration {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        Ok(samples)
+    }
+
+    fn report(
+        &self,
+        scenario: &str,
+        parameters: serde_json::Value,
+        attackers: usize,
+        runs: Vec<Run>,
+    ) -> Report {
+        Report {
+            scenario: scenario.to_string(),
+            seed: self.common.seed,
+            parameters,
+            network: NetworkSize {
+                honest: self.honest.len(),
+                poisoners: self
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role == Role::Poisoner)
+                    .count(),
+                attackers,
+                victims: 3,
+                nodes: self.honest.len() + attackers + 3,
+            },
+            cost: RunCost {
+                wall_seconds: self.started.elapsed().as_secs_f64(),
+                harness: ProcStat::of_self().unwrap_or_default(),
+                network_start_seconds: self.start_seconds,
+                keys_seconds: self.keys_seconds,
+                bind_seconds: self.bind_seconds,
+                fill_seconds: self.fill_seconds,
+            },
+            runs,
+            charts: Vec::new(),
+        }
+    }
+
+    fn shutdown(self) {
+        if let Ok(nodes) = Arc::try_unwrap(self.nodes) {
+            sim::stop_all(nodes);
+        }
+    }
+}
+
+fn bar(show: bool, len: u64, msg: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        if show {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(msg.to_string());
+    bar
+}
+
+async fn stop_victims(victims: Vec<Victim>) -> Vec<Option<ProcStat>> {
+    let mut out = Vec::new();
+    for v in victims {
+        out.push(v.stop(Duration::from_secs(10)).await);
+    }
+    out
+}
+
+/// One [`Run`] per victim (in [`Defense::ALL`] order) from its samples
+/// and process cost, shares at the end from the last sample; the scenario
+/// fills in what else it measured.
+fn runs_of(samples: Vec<Vec<Sample>>, costs: Vec<Option<ProcStat>>) -> impl Iterator<Item = Run> {
+    Defense::ALL
+        .into_iter()
+        .zip(samples)
+        .zip(costs)
+        .map(|((defense, samples), cost)| {
+            let counts = samples.last().map(|s| s.counts).unwrap_or_default();
+            Run {
+                defense,
+                sybil_groups: None,
+                group_kind: None,
+                attacker_share: counts.shares(),
+                attacker_share_bound: None,
+                counts,
+                over_time: samples,
+                lookups: None,
+                near_buckets: None,
+                diversity: None,
+                policy_rejections: None,
+                cost,
+            }
+        })
+}
+
+/// Reads `discguard_policy_rejections_total` from a Prometheus text page
+/// (with the `prometheus-parse` crate) into reason → count, summed over the
+/// `table` label.
+pub fn policy_rejections(metrics: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    let lines = metrics.lines().map(|l| Ok(l.to_owned()));
+    let Ok(scrape) = prometheus_parse::Scrape::parse(lines) else {
+        return out;
+    };
+    for sample in scrape.samples {
+        if sample.metric != "discguard_policy_rejections_total" {
+            continue;
+        }
+        let value = match sample.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+            _ => continue,
+        };
+        if let Some(reason) = sample.labels.get("reason") {
+            *out.entry(reason.to_owned()).or_default() += value as u64;
+        }
+    }
+    out
+}
+
+/// `sybil-flood`.
+pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Report> {
+    let c = &args.common;
+    if args.sybil_groups.is_empty() {
+        bail!("--sybil-groups is empty");
+    }
+    // Every value of G is placed before any node starts, so a bad one is
+    // refused at once.
+    let plans = args
+        .sybil_groups
+        .iter()
+        .map(|&g| place_attackers(args.sybils, g, args.group_kind, None))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut net = Network::start(c, 0.0, args.sybils, bins).await?;
+    let caps = TableCaps::discguard_default();
+    let mut runs = Vec::new();
+    for (r, (&groups, (placements, ranges))) in args.sybil_groups.iter().zip(plans).enumerate() {
+        let port = c.port + 1 + r as u16;
+        let attack = net.start_attack(placements, ranges, None, |_| port).await?;
+        let dir = c.out.join(format!("run-g{groups}"));
+        let victims = net
+            .start_victims(r as u8 + 1, &dir, &attack.ranges, None)
+            .await?;
+        let pairs: Vec<(usize, Enr)> = (0..attack.nodes.len())
+            .flat_map(|a| victims.iter().map(move |v| (a, v)))
+            .map(|(a, v)| (a, v.enr.clone()))
+            .collect();
+        let announcing = tokio::spawn(sim::announce(
+            attack.nodes.clone(),
+            pairs,
+            Duration::from_secs(args.announce_every.max(1)),
+            64,
+        ));
+        let samples = net
+            .observe(&victims, &format!("sybil-flood G={groups}"))
+            .await;
+        announcing.abort();
+        let honest: Vec<&Placement> = net.honest.iter().collect();
+        let attackers: Vec<&Placement> = attack.placements.iter().collect();
+        let bound = measure::diversity_bound(&attackers, &honest, caps);
+        let metrics = match victims.first() {
+            Some(v) => v.metrics_text().await.ok().flatten(),
+            None => None,
+        };
+        let costs = stop_victims(victims).await;
+        net.stop_attack(attack);
+        for mut run in runs_of(samples?, costs) {
+            run.sybil_groups = Some(groups);
+            run.group_kind = Some(args.group_kind.name().to_string());
+            run.attacker_share_bound = Some(bound);
+            if run.defense == Defense::Discguard {
+                run.policy_rejections = metrics.as_deref().map(policy_rejections);
+            }
+            runs.push(run);
+        }
+    }
+    let params = json!({
+        "honest": c.honest, "sybils": args.sybils, "sybil_groups": args.sybil_groups,
+        "group_kind": args.group_kind, "duration_seconds": c.duration, "served": c.served,
+        "announce_every_seconds": args.announce_every, "bootnodes": c.bootnodes,
+        "caps": caps,
+    });
+    let report = net.report("sybil-flood", params, args.sybils, runs);
+    net.shutdown();
+    Ok(report)
+}
+
+/// `id-mining`.
+pub async fn id_mining(args: &IdMining, bins: Binaries) -> anyhow::Result<Report> {
+    let c = &args.common;
+    if args.sybil_ips == 0 || args.sybil_ips > 64 {
+        bail!("--sybil-ips {} is out of range 1..=64", args.sybil_ips);
+    }
+    if args.bits > 24 {
+        bail!(
+            "--bits {} would take too long to mine here (at most 24)",
+            args.bits
+        );
+    }
+    let mut net = Network::start(c, 0.0, 3 * args.sybils_per_victim, bins).await?;
+    let victim_keys = [
+        SecretKey::random(&mut net.rng),
+        SecretKey::random(&mut net.rng),
+        SecretKey::random(&mut net.rng),
+    ];
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mined_started = Instant::now();
+    let mut keys = Vec::new();
+    let mut target_of = Vec::new();
+    for (slot, vk) in victim_keys.iter().enumerate() {
+        let seed = c.seed ^ ((slot as u64 + 1) << 32);
+        let target = vk.node_id();
+        let (bits, count) = (args.bits, args.sybils_per_victim);
+        let mined =
+            tokio::task::spawn_blocking(move || keys::mine(&target, bits, count, seed, threads));
+        keys.extend(mined.await.context("mining task")?);
+        target_of.extend(std::iter::repeat_n(slot, args.sybils_per_victim));
+    }
+    let mining_seconds = mined_started.elapsed().as_secs_f64();
+    let m = keys.len();
+    // One AS, `--sybil-ips` hosts: Sybil j on host j mod ips, each host
+    // with its own run of ports above the honest one.
+    let (placements, ranges) = place_attackers(m, 1, AttackGroup::Asn, Some(args.sybil_ips))?;
+    let base = c.port + 1;
+    let ips = args.sybil_ips;
+    let attack = net
+        .start_attack(placements, ranges, Some(keys), move |j| {
+            base + (j / ips) as u16
+        })
+        .await?;
+    let dir = c.out.join("run");
+    let victims = net
+        .start_victims(1, &dir, &attack.ranges, Some(victim_keys))
+        .await?;
+    let pairs: Vec<(usize, Enr)> = (0..m)
+        .map(|j| (j, victims[target_of[j]].enr.clone()))
+        .collect();
+    let announcing = tokio::spawn(sim::announce(
+        attack.nodes.clone(),
+        pairs,
+        Duration::from_secs(args.announce_every.max(1)),
+        64,
+    ));
+    let samples = net.observe(&victims, "id-mining").await;
+    announcing.abort();
+    let near = 256 - args.bits as u16;
+    let mut nears = Vec::new();
+    for v in &victims {
+        let t = v.table().await?;
+        let count = |buckets: &[crate::victims::Bucket]| {
+            SetCount::of(
+                buckets
+                    .iter()
+                    .filter(|b| b.distance <= near)
+                    .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
+                |h| net.is_attacker(h),
+            )
+        };
+        nears.push(NearBuckets {
+            bits: args.bits,
+            table: count(&t.discv5_buckets),
+            view: v.defense.has_view().then(|| count(&t.buckets)),
+        });
+    }
+    let costs = stop_victims(victims).await;
+    net.stop_attack(attack);
+    let runs: Vec<Run> = runs_of(samples?, costs)
+        .zip(nears)
+        .map(|(run, near)| Run {
+            near_buckets: Some(near),
+            ..run
+        })
+        .collect();
+    let params = json!({
+        "honest": c.honest, "bits": args.bits, "sybils_per_victim": args.sybils_per_victim,
+        "sybil_ips": args.sybil_ips, "duration_seconds": c.duration, "served": c.served,
+        "mining_seconds": mining_seconds, "mining_threads": threads,
+    });
+    let report = net.report("id-mining", params, m, runs);
+    net.shutdown();
+    Ok(report)
+}
+
+/// `lookup-poisoning`.
+pub async fn lookup_poisoning(args: &LookupPoisoning, bins: Binaries) -> anyhow::Result<Report> {
+    let c = &args.common;
+    let (placements, ranges) =
+        place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
+    let mut net = Network::start(c, args.poisoners, args.sybils, bins).await?;
+    let port = c.port + 1;
+    let attack = net.start_attack(placements, ranges, None, |_| port).await?;
+    let dir = c.out.join("run");
+    let victims = net.start_victims(1, &dir, &attack.ranges, None).await?;
+    // Let the victims fill their tables under the poisoned network first.
+    let samples = net.observe(&victims, "lookup-poisoning warm-up").await;
+    let targets: Vec<NodeId> = net
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Honest)
+        .map(SimNode::node_id)
+        .collect::<Vec<_>>()
+        .sample(&mut net.rng, args.lookups)
+        .copied()
+        .collect();
+    let bar = bar(
+        net.progress,
+        (targets.len() * victims.len()) as u64,
+        "lookups",
+    );
+    let net_ref = &net;
+    let per_victim = victims.iter().map(|v| {
+        let (targets, bar) = (&targets, &bar);
+        async move {
+            let mut stats = LookupStats::default();
+            for t in targets {
+                stats.lookups += 1;
+                match v.lookup(t).await {
+                    Ok(found) => {
+                        let target = hex::encode(t.raw());
+                        if found.iter().any(|p| p.node_id == target) {
+                            stats.found += 1;
+                        }
+                        let c = SetCount::of(found.iter().map(|p| &p.node_id), |h| {
+                            net_ref.is_attacker(h)
+                        });
+                        stats.results.total += c.total;
+                        stats.results.attacker += c.attacker;
+                    }
+                    Err(_) => stats.errors += 1,
+                }
+                bar.inc(1);
+            }
+            stats.success_rate = if stats.lookups == 0 {
+                0.0
+            } else {
+                stats.found as f64 / stats.lookups as f64
+            };
+            stats.attacker_share = stats.results.share();
+            stats
+        }
+    });
+    let lookups = futures::future::join_all(per_victim).await;
+    bar.finish_and_clear();
+    let costs = stop_victims(victims).await;
+    let attackers = attack.placements.len();
+    net.stop_attack(attack);
+    let runs: Vec<Run> = runs_of(samples?, costs)
+        .zip(lookups)
+        .map(|(run, l)| Run {
+            lookups: Some(l),
+            ..run
+        })
+        .collect();
+    let params = json!({
+        "honest": c.honest, "poisoners": args.poisoners, "sybils": args.sybils,
+        "sybil_groups": args.sybil_groups, "lookups": args.lookups,
+        "warmup_seconds": c.duration, "served": c.served,
+    });
+    let report = net.report("lookup-poisoning", params, attackers, runs);
+    net.shutdown();
+    Ok(report)
+}
+
+/// `baseline`: no attack.
+pub async fn baseline(common: &Common, bins: Binaries) -> anyhow::Result<Report> {
+    let mut net = Network::start(common, 0.0, 0, bins).await?;
+    let dir = common.out.join("run");
+    let victims = net.start_victims(1, &dir, &[], None).await?;
+    let samples = net.observe(&victims, "baseline").await;
+    let mut finals = Vec::new();
+    for v in &victims {
+        let t = v.table().await?;
+        let served = v.served(common.served).await?;
+        let metrics = v.metrics_text().await.ok().flatten();
+        finals.push((t, served, metrics));
+    }
+    let costs = stop_victims(victims).await;
+    let labels = |ids: Vec<NodeId>| -> Vec<Placement> {
+        ids.iter()
+            .filter_map(|id| net.placed.get(id).cloned())
+            .collect()
+    };
+    let entropy_of = |set: &[Placement]| Entropy {
+        asn: measure::entropy(set.iter().map(|p| p.asn)),
+        slash16: measure::entropy(set.iter().map(Placement::slash16)),
+        slash24: measure::entropy(set.iter().map(Placement::slash24)),
+    };
+    let population: Vec<Placement> = net.honest.clone();
+    let mut rng = StdRng::seed_from_u64(common.seed ^ 0xD1CE);
+    let asns: Vec<u32> = population.iter().map(|p| p.asn).collect();
+    let s16: Vec<[u8; 2]> = population.iter().map(Placement::slash16).collect();
+    let s24: Vec<[u8; 3]> = population.iter().map(Placement::slash24).collect();
+    let mut sample_entropy = |size: usize| Entropy {
+        asn: measure::sample_entropy(&asns, size, 200, &mut rng),
+        slash16: measure::sample_entropy(&s16, size, 200, &mut rng),
+        slash24: measure::sample_entropy(&s24, size, 200, &mut rng),
+    };
+    let mut runs = Vec::new();
+    for (mut run, (table, served, metrics)) in runs_of(samples?, costs).zip(finals) {
+        let defense = run.defense;
+        let ids = |buckets: &[crate::victims::Bucket]| -> Vec<NodeId> {
+            buckets
+                .iter()
+                .flat_map(|b| b.entries.iter().filter_map(|e| parse_node_id(&e.node_id)))
+                .collect()
+        };
+        let table_set = labels(ids(&table.discv5_buckets));
+        let view_set = labels(ids(&table.buckets));
+        let served_set = labels(
+            served
+                .iter()
+                .filter_map(|p| parse_node_id(&p.node_id))
+                .collect(),
+        );
+        let kept = if defense.has_view() {
+            view_set.len()
+        } else {
+            table_set.len()
+        };
+        let served_e = entropy_of(&served_set);
+        let served_rand = sample_entropy(served_set.len());
+        let diversity = Diversity {
+            served: served_e,
+            served_random_sample: served_rand,
+            served_asn_ratio: if served_rand.asn > 0.0 {
+                served_e.asn / served_rand.asn
+            } else {
+                0.0
+            },
+            table: entropy_of(&table_set),
+            view: defense.has_view().then(|| entropy_of(&view_set)),
+            kept_random_sample: sample_entropy(kept),
+            served_asns_to_majority: measure::groups_to_majority(served_set.iter().map(|p| p.asn)),
+        };
+        run.diversity = Some(diversity);
+        run.policy_rejections = metrics.as_deref().map(policy_rejections);
+        runs.push(run);
+    }
+    let params = json!({
+        "honest": common.honest, "duration_seconds": common.duration, "served": common.served,
+        "bootnodes": common.bootnodes,
+        "population_entropy_nats": {
+            "asn": measure::entropy(population.iter().map(|p| p.asn)),
+            "slash16": measure::entropy(population.iter().map(Placement::slash16)),
+            "slash24": measure::entropy(population.iter().map(Placement::slash24)),
+        },
+    });
+    let report = net.report("baseline", params, 0, runs);
+    net.shutdown();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_ids_are_read_from_hex() {
+        let id = NodeId::random();
+        assert_eq!(parse_node_id(&hex::encode(id.raw())), Some(id));
+        assert_eq!(parse_node_id("zz"), None);
+        assert_eq!(parse_node_id(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn rejections_are_read_from_the_metrics_page() {
+        let page = "# HELP x\n\
+            discguard_policy_rejections_total{table=\"view\",reason=\"bucket_cap_narrow\"} 3\n\
+            discguard_policy_rejections_total{reason=\"bucket_cap_narrow\",table=\"discv5\"} 2\n\
+            discguard_policy_rejections_total{table=\"view\",reason=\"table_cap_asn\"} 1\n\
+            discguard_policy_evictions_total{table=\"view\",reason=\"x\"} 9\n";
+        let r = policy_rejections(page);
+        assert_eq!(r.get("bucket_cap_narrow"), Some(&5));
+        assert_eq!(r.get("table_cap_asn"), Some(&1));
+        assert_eq!(r.len(), 2);
+    }
+}
