@@ -1,13 +1,21 @@
-//! discguard-adversary: networks of real discv5 nodes on loopback.
+//! discguard-adversary: networks of real discv5 nodes on loopback, attacks
+//! on them, and reports that put discguard and plain discv5 side by side.
 //!
-//! This first version builds the networks that the README's local testnet
-//! and the integration tests run: honest sigp `discv5` nodes ([`honest`]),
-//! real Lodestar discv5 nodes in a Node.js process ([`lodestar`]), and the
-//! `testnet` orchestration ([`testnet`]) that puts the real `discguard`
-//! binary in front of them. Attack scenarios come next (see the issues).
+//! - the network: honest sigp `discv5` nodes spread over ASNs as the real
+//!   Ethereum population ([`population`], [`sim`]), Sybils and poisoners
+//!   ([`sim`]), keys drawn from the seed or mined ([`keys`]);
+//! - the victims, each in its own process: the real `discguard` binary and
+//!   the plain discv5 baselines ([`victims`], [`victim`]);
+//! - the scenarios `sybil-flood`, `id-mining`, `lookup-poisoning`,
+//!   `baseline` ([`scenario`]), what they measure ([`measure`], [`procstat`])
+//!   and the report they write ([`report`], [`chart`]);
+//! - the local testnet of the README ([`testnet`]), with real Lodestar
+//!   discv5 nodes in a Node.js process ([`lodestar`]) and the simple honest
+//!   nodes the integration tests use ([`honest`]).
 //!
 //! Every node binds a distinct 127.x.y.z address: distinct addresses stand
-//! for distinct networks, and no packet leaves the machine.
+//! for distinct networks, and no packet leaves the machine. See
+//! `docs/adversary.md`.
 
 pub mod chart;
 pub mod honest;

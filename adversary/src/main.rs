@@ -8,7 +8,6 @@ use discguard_adversary::report::Report;
 use discguard_adversary::scenario::{self, Common, IdMining, LookupPoisoning, SybilFlood};
 use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
 use discguard_adversary::victim::{VictimArgs, run_victim};
-use discguard_adversary::victims::Binaries;
 
 #[derive(Parser)]
 #[command(name = "discguard-adversary", version, about)]
@@ -73,25 +72,19 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Cmd::SybilFlood(a) => {
             let out = a.common.out.clone();
-            finish(scenario::sybil_flood(&a, Binaries::locate()?).await?, &out)
+            finish(scenario::sybil_flood(&a).await?, &out)
         }
         Cmd::IdMining(a) => {
             let out = a.common.out.clone();
-            finish(scenario::id_mining(&a, Binaries::locate()?).await?, &out)
+            finish(scenario::id_mining(&a).await?, &out)
         }
         Cmd::LookupPoisoning(a) => {
             let out = a.common.out.clone();
-            finish(
-                scenario::lookup_poisoning(&a, Binaries::locate()?).await?,
-                &out,
-            )
+            finish(scenario::lookup_poisoning(&a).await?, &out)
         }
         Cmd::Baseline(a) => {
             let out = a.common.out.clone();
-            finish(
-                scenario::baseline(&a.common, Binaries::locate()?).await?,
-                &out,
-            )
+            finish(scenario::baseline(&a.common).await?, &out)
         }
         Cmd::Victim(a) => run_victim(a).await,
         Cmd::Testnet {

@@ -8,17 +8,17 @@
 //!   attacker holding `g_A` groups with per-group cap `c`, a group-capping
 //!   defence can at best hold the attacker to
 //!   `A_max = c·g_A / (c·g_A + Σ_honest min(h_g, c))`. The harness computes
-//!   the general form for the caps actually in force, nested: every /24 is
-//!   capped at the /24 cap, every /16 at the /16 cap of what its /24s kept,
-//!   every AS at the ASN cap of what its /16s kept (a /16 is counted inside
-//!   the AS of its nodes), and the bound is the attacker's capped total over
-//!   everyone's capped total. With one attacker group of `a ≥ c` nodes and
-//!   the caps of one kind this is exactly the formula above.
+//!   the general form for the caps actually in force (/24, /16 and AS at
+//!   once): the capped total of a set is what greedy admission keeps, round
+//!   by round, while each node's /24, /16 and AS stay under their caps; the
+//!   bound is the attacker's capped total over everyone's. With one
+//!   attacker group of `a ≥ c` nodes and the caps of one kind this is
+//!   exactly the formula above.
 //! - **Group entropy** H = −Σ p_g ln p_g (nats) over the groups of a set,
 //!   and, to compare a small set fairly with a large population, the mean
 //!   entropy of uniform random samples of the same size from the population.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 
 use rand::rngs::StdRng;
@@ -86,21 +86,35 @@ impl TableCaps {
     }
 }
 
-/// How many of `nodes` a set can hold under `caps` (nested /24 → /16 → AS).
+/// How many of `nodes` a set can hold under `caps`, admitting greedily
+/// round by round (round r offers the r-th node of every /24) and keeping a
+/// node while its /24, its /16 and its AS are all under their caps — as
+/// discguard counts them: a /16 across every AS in it.
 pub fn capped_size(nodes: &[&Placement], caps: TableCaps) -> usize {
-    let mut per24: HashMap<(u32, [u8; 2], [u8; 3]), usize> = HashMap::new();
+    let mut by24: BTreeMap<[u8; 3], Vec<&Placement>> = BTreeMap::new();
     for n in nodes {
-        *per24.entry((n.asn, n.slash16(), n.slash24())).or_default() += 1;
+        by24.entry(n.slash24()).or_default().push(n);
     }
-    let mut per16: HashMap<(u32, [u8; 2]), usize> = HashMap::new();
-    for ((asn, s16, _), count) in per24 {
-        *per16.entry((asn, s16)).or_default() += count.min(caps.slash24);
+    let rounds = by24.values().map(Vec::len).max().unwrap_or(0);
+    let mut n24: HashMap<[u8; 3], usize> = HashMap::new();
+    let mut n16: HashMap<[u8; 2], usize> = HashMap::new();
+    let mut n_asn: HashMap<u32, usize> = HashMap::new();
+    let mut kept = 0;
+    for r in 0..rounds {
+        for n in by24.values().filter_map(|members| members.get(r)) {
+            let (a, b, c) = (n.slash24(), n.slash16(), n.asn);
+            if n24.get(&a).copied().unwrap_or(0) < caps.slash24
+                && n16.get(&b).copied().unwrap_or(0) < caps.slash16
+                && n_asn.get(&c).copied().unwrap_or(0) < caps.asn
+            {
+                *n24.entry(a).or_default() += 1;
+                *n16.entry(b).or_default() += 1;
+                *n_asn.entry(c).or_default() += 1;
+                kept += 1;
+            }
+        }
     }
-    let mut per_asn: HashMap<u32, usize> = HashMap::new();
-    for ((asn, _), kept) in per16 {
-        *per_asn.entry(asn).or_default() += kept.min(caps.slash16);
-    }
-    per_asn.into_values().map(|kept| kept.min(caps.asn)).sum()
+    kept
 }
 
 /// The diversity bound A_max for these attacker and honest nodes under
@@ -182,7 +196,7 @@ mod tests {
         // One node per /24 and per /16, each its own AS.
         (0..n)
             .map(|i| Placement {
-                ip: Ipv4Addr::new(127, 1 + (i / 256) as u8, (i % 256) as u8, 1),
+                ip: Ipv4Addr::new(127, 1 + (i % 127) as u8, (i / 127) as u8, 1),
                 asn: 1000 + i as u32,
             })
             .collect()
@@ -243,6 +257,14 @@ mod tests {
             })
             .collect();
         assert_eq!(capped_size(&one16.iter().collect::<Vec<_>>(), caps), 3);
+        // The same /16 shared by two ASes: the /16 cap still keeps 3 in all.
+        let shared: Vec<Placement> = (0..10)
+            .map(|i| Placement {
+                ip: Ipv4Addr::new(127, 200, i, 1),
+                asn: 7 + u32::from(i % 2),
+            })
+            .collect();
+        assert_eq!(capped_size(&shared.iter().collect::<Vec<_>>(), caps), 3);
     }
 
     #[test]

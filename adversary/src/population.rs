@@ -137,12 +137,12 @@ pub enum AttackGroup {
 }
 
 impl AttackGroup {
-    /// Name used in reports.
-    pub fn name(self) -> &'static str {
+    /// The flag value and JSON name (`slash24`, `slash16`, `asn`).
+    pub fn key(self) -> &'static str {
         match self {
-            Self::Slash24 => "/24",
-            Self::Slash16 => "/16",
-            Self::Asn => "ASN",
+            Self::Slash24 => "slash24",
+            Self::Slash16 => "slash16",
+            Self::Asn => "asn",
         }
     }
 }

@@ -13,7 +13,7 @@
 //!            "attacker_share": {"table": x, "view": y | null, "served": z},
 //!            "attacker_share_bound": b,
 //!            "counts": {"table": {"total": …, "attacker": …}, "view": …, "served": …},
-//!            "over_time": [{"t_seconds": …, "table": …, "view": …, "served": …}],
+//!            "over_time": [{"t_seconds": …, "counts": {…}, "shares": {…}}],
 //!            "cost": {"cpu_seconds": …, "peak_rss_mib": …}, …}]}
 //! ```
 //!
@@ -137,7 +137,8 @@ pub struct LookupStats {
     pub found: usize,
     /// found / lookups.
     pub success_rate: f64,
-    /// Lookups that failed outright (HTTP or discv5 error).
+    /// Lookups that failed: an HTTP error, or no node found (discv5
+    /// reports a failed lookup as an empty result).
     pub errors: usize,
     /// Results over all lookups, and the attacker's among them.
     pub results: SetCount,
@@ -626,9 +627,9 @@ impl Report {
                 }
             }
             if let Some(n) = &r.near_buckets
-                && n.table.total > r.counts.table.total
+                && n.table.attacker > n.table.total
             {
-                problems.push(format!("{who}: more near entries than table entries"));
+                problems.push(format!("{who}: near buckets don't add up"));
             }
         }
         problems

@@ -70,6 +70,30 @@ pub struct Common {
     pub quiet: bool,
 }
 
+impl Common {
+    /// Checks the settings every scenario shares; `ports_above` is how many
+    /// ports above `--port` the attack uses. Errors name the flag.
+    fn validate(&self, ports_above: usize) -> anyhow::Result<()> {
+        if self.honest < self.bootnodes.max(2) {
+            bail!(
+                "--honest {} is too few (at least 2 and at least --bootnodes {})",
+                self.honest,
+                self.bootnodes
+            );
+        }
+        if !(1..=1024).contains(&self.served) {
+            bail!("--served {} is out of range 1..=1024", self.served);
+        }
+        if usize::from(self.port) + ports_above > usize::from(u16::MAX) {
+            bail!(
+                "--port {} leaves no room for the {ports_above} ports above it the attack uses",
+                self.port
+            );
+        }
+        Ok(())
+    }
+}
+
 /// `sybil-flood` parameters.
 #[derive(Clone, Debug, clap::Args)]
 pub struct SybilFlood {
@@ -102,7 +126,7 @@ pub struct IdMining {
     /// Mined Sybils per victim.
     #[arg(long, default_value_t = 24)]
     pub sybils_per_victim: usize,
-    /// Distinct IPs the Sybils share (each its own /16 and AS).
+    /// Distinct IPs the Sybils share (all in one AS, spread over its /16s).
     #[arg(long, default_value_t = 2)]
     pub sybil_ips: usize,
     /// Seconds between a Sybil's PINGs to its victim.
@@ -168,22 +192,12 @@ impl Network {
     /// Places and keys the honest nodes (a `poisoners` fraction of them
     /// poisoners), and starts them; `attackers` is the most attacker nodes
     /// the scenario runs at once (for the open-files limit).
-    async fn start(
-        common: &Common,
-        poisoners: f64,
-        attackers: usize,
-        bins: Binaries,
-    ) -> anyhow::Result<Self> {
+    async fn start(common: &Common, poisoners: f64, attackers: usize) -> anyhow::Result<Self> {
         let started = Instant::now();
-        if common.honest < common.bootnodes.max(2) {
-            bail!(
-                "--honest {} is too few (at least --bootnodes and 2)",
-                common.honest
-            );
-        }
         if !(0.0..1.0).contains(&poisoners) {
-            bail!("poisoner fraction {poisoners} is out of range [0, 1)");
+            bail!("--poisoners {poisoners} is out of range [0, 1)");
         }
+        let bins = Binaries::locate()?;
         // Honest nodes, the attack, the victims' HTTP connections.
         sim::ensure_open_files(common.honest + attackers + 3)?;
         let mut rng = StdRng::seed_from_u64(common.seed);
@@ -311,8 +325,9 @@ impl Network {
             self.roles.remove(&n.node_id());
             self.placed.remove(&n.node_id());
         }
-        if let Ok(nodes) = Arc::try_unwrap(attack.nodes) {
-            sim::stop_all(nodes);
+        match Arc::try_unwrap(attack.nodes) {
+            Ok(nodes) => sim::stop_all(nodes),
+            Err(_) => tracing::warn!("attacker nodes still referenced; they stop when dropped"),
         }
     }
 
@@ -325,6 +340,12 @@ impl Network {
         ranges: &[AsnRange],
         keys: Option<[SecretKey; 3]>,
     ) -> anyhow::Result<Vec<Victim>> {
+        // A fresh directory: discguard restores a saved view from its
+        // datadir, and a victim must start cold like the baselines.
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("clear {} from an earlier run", dir.display()))?;
+        }
         std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         let asn_db = dir.join("asn.csv");
         let mut all = self.honest_ranges.clone();
@@ -361,7 +382,27 @@ impl Network {
                 dir.to_path_buf(),
             );
             starting.push(tokio::spawn(async move {
-                Victim::start(&spec, &bins, &boots, &asn_db, &dir, Duration::from_secs(60)).await
+                // Its HTTP and metrics ports are found free and released
+                // before the victim binds them: on the rare clash, retry.
+                let mut attempt = 1;
+                loop {
+                    match Victim::start(
+                        &spec,
+                        &bins,
+                        &boots,
+                        &asn_db,
+                        &dir,
+                        Duration::from_secs(60),
+                    )
+                    .await
+                    {
+                        Err(e) if attempt < 3 => {
+                            tracing::warn!(%defense, error = %e, "victim did not start; retrying");
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                }
             }));
         }
         let mut victims = Vec::new();
@@ -552,11 +593,23 @@ pub fn policy_rejections(metrics: &str) -> BTreeMap<String, u64> {
 }
 
 /// `sybil-flood`.
-pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Report> {
+pub async fn sybil_flood(args: &SybilFlood) -> anyhow::Result<Report> {
     let c = &args.common;
     if args.sybil_groups.is_empty() {
         bail!("--sybil-groups is empty");
     }
+    // Each G is a run: victims on 127.0.<run>.x, attackers on port + run.
+    if args.sybil_groups.len() > 254 {
+        bail!(
+            "--sybil-groups lists {} values; at most 254",
+            args.sybil_groups.len()
+        );
+    }
+    let distinct: std::collections::BTreeSet<usize> = args.sybil_groups.iter().copied().collect();
+    if distinct.len() != args.sybil_groups.len() {
+        bail!("--sybil-groups {:?} repeats a value", args.sybil_groups);
+    }
+    c.validate(args.sybil_groups.len())?;
     // Every value of G is placed before any node starts, so a bad one is
     // refused at once.
     let plans = args
@@ -564,7 +617,7 @@ pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Re
         .iter()
         .map(|&g| place_attackers(args.sybils, g, args.group_kind, None))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut net = Network::start(c, 0.0, args.sybils, bins).await?;
+    let mut net = Network::start(c, 0.0, args.sybils).await?;
     let caps = TableCaps::discguard_default();
     let mut runs = Vec::new();
     for (r, (&groups, (placements, ranges))) in args.sybil_groups.iter().zip(plans).enumerate() {
@@ -588,6 +641,7 @@ pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Re
             .observe(&victims, &format!("sybil-flood G={groups}"))
             .await;
         announcing.abort();
+        let _ = announcing.await; // its PINGs in flight are dropped with it
         let honest: Vec<&Placement> = net.honest.iter().collect();
         let attackers: Vec<&Placement> = attack.placements.iter().collect();
         let bound = measure::diversity_bound(&attackers, &honest, caps);
@@ -599,7 +653,7 @@ pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Re
         net.stop_attack(attack);
         for mut run in runs_of(samples?, costs) {
             run.sybil_groups = Some(groups);
-            run.group_kind = Some(args.group_kind.name().to_string());
+            run.group_kind = Some(args.group_kind.key().to_string());
             run.attacker_share_bound = Some(bound);
             if run.defense == Defense::Discguard {
                 run.policy_rejections = metrics.as_deref().map(policy_rejections);
@@ -619,8 +673,9 @@ pub async fn sybil_flood(args: &SybilFlood, bins: Binaries) -> anyhow::Result<Re
 }
 
 /// `id-mining`.
-pub async fn id_mining(args: &IdMining, bins: Binaries) -> anyhow::Result<Report> {
+pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let c = &args.common;
+    c.validate(args.sybils_per_victim * 3)?;
     if args.sybil_ips == 0 || args.sybil_ips > 64 {
         bail!("--sybil-ips {} is out of range 1..=64", args.sybil_ips);
     }
@@ -630,7 +685,7 @@ pub async fn id_mining(args: &IdMining, bins: Binaries) -> anyhow::Result<Report
             args.bits
         );
     }
-    let mut net = Network::start(c, 0.0, 3 * args.sybils_per_victim, bins).await?;
+    let mut net = Network::start(c, 0.0, 3 * args.sybils_per_victim).await?;
     let victim_keys = [
         SecretKey::random(&mut net.rng),
         SecretKey::random(&mut net.rng),
@@ -676,6 +731,7 @@ pub async fn id_mining(args: &IdMining, bins: Binaries) -> anyhow::Result<Report
     ));
     let samples = net.observe(&victims, "id-mining").await;
     announcing.abort();
+    let _ = announcing.await; // its PINGs in flight are dropped with it
     let near = 256 - args.bits as u16;
     let mut nears = Vec::new();
     for v in &victims {
@@ -715,17 +771,21 @@ pub async fn id_mining(args: &IdMining, bins: Binaries) -> anyhow::Result<Report
 }
 
 /// `lookup-poisoning`.
-pub async fn lookup_poisoning(args: &LookupPoisoning, bins: Binaries) -> anyhow::Result<Report> {
+pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> {
     let c = &args.common;
+    c.validate(1)?;
+    if args.lookups == 0 {
+        bail!("--lookups 0: nothing to measure");
+    }
     let (placements, ranges) =
         place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
-    let mut net = Network::start(c, args.poisoners, args.sybils, bins).await?;
+    let mut net = Network::start(c, args.poisoners, args.sybils).await?;
     let port = c.port + 1;
     let attack = net.start_attack(placements, ranges, None, |_| port).await?;
     let dir = c.out.join("run");
     let victims = net.start_victims(1, &dir, &attack.ranges, None).await?;
     // Let the victims fill their tables under the poisoned network first.
-    let samples = net.observe(&victims, "lookup-poisoning warm-up").await;
+    let samples = net.observe(&victims, "lookup-poisoning warm-up").await?;
     let targets: Vec<NodeId> = net
         .nodes
         .iter()
@@ -748,6 +808,8 @@ pub async fn lookup_poisoning(args: &LookupPoisoning, bins: Binaries) -> anyhow:
             for t in targets {
                 stats.lookups += 1;
                 match v.lookup(t).await {
+                    // discv5 reports a failed lookup as an empty result.
+                    Ok(found) if found.is_empty() => stats.errors += 1,
                     Ok(found) => {
                         let target = hex::encode(t.raw());
                         if found.iter().any(|p| p.node_id == target) {
@@ -777,7 +839,7 @@ pub async fn lookup_poisoning(args: &LookupPoisoning, bins: Binaries) -> anyhow:
     let costs = stop_victims(victims).await;
     let attackers = attack.placements.len();
     net.stop_attack(attack);
-    let runs: Vec<Run> = runs_of(samples?, costs)
+    let runs: Vec<Run> = runs_of(samples, costs)
         .zip(lookups)
         .map(|(run, l)| Run {
             lookups: Some(l),
@@ -795,8 +857,9 @@ pub async fn lookup_poisoning(args: &LookupPoisoning, bins: Binaries) -> anyhow:
 }
 
 /// `baseline`: no attack.
-pub async fn baseline(common: &Common, bins: Binaries) -> anyhow::Result<Report> {
-    let mut net = Network::start(common, 0.0, 0, bins).await?;
+pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
+    common.validate(0)?;
+    let mut net = Network::start(common, 0.0, 0).await?;
     let dir = common.out.join("run");
     let victims = net.start_victims(1, &dir, &[], None).await?;
     let samples = net.observe(&victims, "baseline").await;

@@ -219,9 +219,12 @@ impl Keyspace {
                     self.sorted[range].iter().map(|(_, i)| *i).collect(),
                 ));
             }
-            // Stop once nothing else shares the next bit with x.
+            // Stop once no member other than x itself shares the next bit
+            // with x (x need not be a member: poisoners are filled from
+            // the Sybils' keyspace).
             let window = self.prefix_range(&x, cpl + 1);
-            if window.len() <= 1 {
+            let only_x = window.len() == 1 && self.sorted[window.start].0 == x;
+            if window.is_empty() || only_x {
                 break;
             }
         }
@@ -275,7 +278,8 @@ pub fn fill_table(
 /// Every `every`, each `(attacker, target)` pair has the attacker node PING
 /// the target (re-announcing itself, as a flooding Sybil does); spread
 /// evenly over the period, at most `concurrency` PINGs in flight. Runs until
-/// aborted.
+/// aborted; aborting it drops the PINGs in flight too (they live in its
+/// `JoinSet`), so no task holds on to the attacker nodes afterwards.
 pub async fn announce(
     nodes: Arc<Vec<SimNode>>,
     pairs: Vec<(usize, Enr)>,
@@ -289,14 +293,16 @@ pub async fn announce(
     let limit = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tick = tokio::time::interval(gap.max(Duration::from_micros(200)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut in_flight = JoinSet::new();
     loop {
         for (a, target) in &pairs {
             tick.tick().await;
+            while in_flight.try_join_next().is_some() {}
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 return;
             };
             let (nodes, a, target) = (nodes.clone(), *a, target.clone());
-            tokio::spawn(async move {
+            in_flight.spawn(async move {
                 let _ = nodes[a].discv5.send_ping(target).await;
                 drop(permit);
             });
@@ -324,6 +330,21 @@ mod tests {
             }
             // Every other member is in exactly one bucket.
             assert_eq!(seen, ids.len() - 1);
+        }
+    }
+
+    #[test]
+    fn buckets_of_a_non_member_cover_every_member() {
+        let ids: Vec<NodeId> = (0..200).map(|_| NodeId::random()).collect();
+        let ks = Keyspace::new(ids.clone());
+        for _ in 0..50 {
+            let outsider = NodeId::random();
+            let seen: usize = ks.buckets_of(&outsider).iter().map(|(_, m)| m.len()).sum();
+            assert_eq!(
+                seen,
+                ids.len(),
+                "the nearest member's bucket is not dropped"
+            );
         }
     }
 

@@ -3,6 +3,9 @@
 //! binary and the two plain discv5 baselines as victims; each test reads the
 //! `report.json` the run wrote.
 //!
+//! The `discguard` binary must be built (`cargo build -p discguard`;
+//! `scripts/test.sh` builds every binary first).
+//!
 //! One scenario at a time (a lock): each runs ~100 discv5 nodes and three
 //! victim processes, and the machine has two cores. Every run is bounded by
 //! its `--duration` and stops by itself.
@@ -136,10 +139,15 @@ fn sybil_flood_measures_all_victims_against_the_bound() {
         dg.attacker_share.served,
         bound(1)
     );
-    assert!(
-        dg.policy_rejections.is_some(),
-        "read from discguard's /metrics"
-    );
+    // 32 Sybils of one AS against a per-bucket ASN cap of 4: the counter,
+    // read from discguard's /metrics, shows the cap at work.
+    let rejected = dg
+        .policy_rejections
+        .as_ref()
+        .and_then(|r| r.get("bucket_cap_asn"))
+        .copied()
+        .unwrap_or(0);
+    assert!(rejected > 0, "rejections: {:?}", dg.policy_rejections);
     for chart in [
         "served-share-vs-groups.svg",
         "share-over-time-g1.svg",
@@ -192,7 +200,7 @@ fn id_mining_fills_near_buckets_of_the_undefended_victim() {
         .unwrap();
     let near = default.near_buckets.unwrap().table;
     assert!(
-        near.attacker > 0 && near.attacker <= near.total,
+        near.attacker > 0,
         "mined Sybils in the near buckets: {near:?}"
     );
     assert!(r.parameters["mining_seconds"].as_f64().is_some());
@@ -267,17 +275,19 @@ fn baseline_reports_diversity_against_the_population() {
         .unwrap();
     assert!(population > 1.0, "80 nodes over the real ASNs");
     for x in &r.runs {
-        assert_eq!(x.attacker_share.served, 0.0, "no attacker, no share");
         let d = x.diversity.expect("diversity measured");
-        assert!(d.served.asn > 0.0 && d.served.asn <= population + 1e-9);
-        assert!(d.served_asns_to_majority >= 1);
+        // Entropy over n members is at most ln n, and a majority needs at
+        // least one ASN and at most half the members plus one.
+        let n = x.counts.served.total;
+        assert!(n > 0, "{} served nobody", x.defense);
+        assert!(d.served.asn > 0.0 && d.served.asn <= (n as f64).ln() + 1e-9);
+        assert!((1..=n / 2 + 1).contains(&d.served_asns_to_majority));
+        assert_eq!(d.view.is_some(), x.defense == Defense::Discguard);
+        assert_eq!(
+            x.policy_rejections.is_some(),
+            x.defense == Defense::Discguard
+        );
     }
-    let dg = r
-        .runs
-        .iter()
-        .find(|x| x.defense == Defense::Discguard)
-        .unwrap();
-    assert!(dg.policy_rejections.is_some());
 }
 
 /// Bad parameters are refused with a message naming them, before any node
@@ -300,7 +310,13 @@ fn bad_parameters_are_named() {
             "/24",
         ),
         (&["id-mining", "--bits", "40"][..], "--bits 40"),
-        (&["lookup-poisoning", "--poisoners", "1.5"][..], "1.5"),
+        (
+            &["lookup-poisoning", "--poisoners", "1.5"][..],
+            "--poisoners 1.5",
+        ),
+        (&["sybil-flood", "--sybil-groups", "4,4"][..], "repeats"),
+        (&["baseline", "--served", "0"][..], "--served 0"),
+        (&["sybil-flood", "--port", "65534"][..], "--port 65534"),
         (&["baseline", "--honest", "1"][..], "--honest 1"),
     ] {
         let out = run(args, dir.path());
