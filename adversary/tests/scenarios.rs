@@ -316,6 +316,7 @@ fn bad_parameters_are_named() {
         ),
         (&["sybil-flood", "--sybil-groups", "4,4"][..], "repeats"),
         (&["baseline", "--served", "0"][..], "--served 0"),
+        (&["baseline", "--bucket-fill", "17"][..], "--bucket-fill 17"),
         (&["sybil-flood", "--port", "65534"][..], "--port 65534"),
         (&["baseline", "--honest", "1"][..], "--honest 1"),
     ] {
