@@ -235,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn nested_caps_bind_inside_an_as() {
+    fn caps_bind_per_group_across_ases() {
         let caps = TableCaps {
             slash24: 2,
             slash16: 3,

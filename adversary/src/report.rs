@@ -383,7 +383,7 @@ impl Report {
         let _ = writeln!(s, "Parameters: `{}`\n", self.parameters);
         let _ = writeln!(
             s,
-            "Attacker share = attacker nodes / members of the set, at the end of the run: table = discv5's k-buckets (A_T), view = discguard's curated view (A_V), served = the peers handed to the consensus client (A_P). A_max = the diversity bound of design.md for discguard's table caps (/24 10, /16 16, ASN 26), nested. Every number is measured in this run.\n"
+            "Attacker share = attacker nodes / members of the set, at the end of the run: table = discv5's k-buckets (A_T), view = discguard's curated view (A_V), served = the peers handed to the consensus client (A_P). A_max = the diversity bound of design.md for discguard's table caps (/24 10, /16 16, ASN 26) applied together, over the whole honest population: the best a group-capping defence can do once it knows every honest node. Every number is measured in this run.\n"
         );
         let has = |f: fn(&Run) -> bool| self.runs.iter().any(f);
         let _ = writeln!(s, "## Attacker share\n");

@@ -158,7 +158,7 @@ fn bench_decide(c: &mut Criterion) {
 fn bench_select(c: &mut Criterion) {
     let (view, _) = filled_view(7);
     c.bench_function("select_diverse/16_of_view", |b| {
-        b.iter(|| black_box(select_diverse(view.iter(), black_box(16)).len()))
+        b.iter(|| black_box(select_diverse(view.iter(), black_box(16), 0).len()))
     });
 }
 

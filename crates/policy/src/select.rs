@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
 
 use discguard_netgroup::NetGroup;
 
@@ -13,8 +14,13 @@ use crate::view::Entry;
 /// Round-robin over ASN groups (the wide prefix when no ASN database knows an
 /// address):
 ///
-/// - groups are visited in order of their best rank (highest first), ties by
-///   group key (smallest first);
+/// - groups are visited in order of their best rank (highest first), ties in
+///   an order keyed by `salt` (a SipHash of salt and group key): fixed for
+///   one salt, so the result is stable between requests, but not by AS
+///   number, which an attacker could pick to be served first (a harness run
+///   with attacker ASNs numbered from 64512 was served none of them at any
+///   G under an ascending-ASN tie-break). Callers draw the salt at random
+///   once per process;
 /// - each visit takes one entry of the group: the first, in keep-priority
 ///   order (rank highest first, then oldest [`Entry::seq`], then smallest
 ///   node ID), whose /16 (IPv6 /32) no chosen entry has; failing that, the
@@ -24,9 +30,10 @@ use crate::view::Entry;
 /// So the result holds `min(limit, distinct ASN groups)` distinct ASN groups,
 /// and a group gets a second entry only once every group has one (a third
 /// once every group that still has entries has two, and so on): a group's
-/// share of the result is at most one entry above an equal split. A node ID given twice counts once (its first
-/// occurrence). Deterministic: the same input gives the same output, in any
-/// input order up to repeated IDs.
+/// share of the result is at most one entry above an equal split. A node ID
+/// given twice counts once (its first occurrence). Deterministic: the same
+/// input and salt give the same output, in any input order up to repeated
+/// IDs.
 ///
 /// Cost: `O(n log n + limit · n)` for `n` entries; allocates.
 ///
@@ -43,12 +50,13 @@ use crate::view::Entry;
 ///     Entry::new([2; 32], groups(16509, "3.1.2.1"), 4, ()),
 ///     Entry::new([3; 32], groups(24940, "5.9.1.1"), 0, ()),
 /// ];
-/// let chosen = select_diverse(&entries, 2);
+/// let chosen = select_diverse(&entries, 2, 7);
 /// assert_eq!(chosen.iter().map(|e| e.id[0]).collect::<Vec<_>>(), [1, 3]);
 /// ```
 pub fn select_diverse<'a, T: 'a>(
     entries: impl IntoIterator<Item = &'a Entry<T>>,
     limit: usize,
+    salt: u64,
 ) -> Vec<&'a Entry<T>> {
     // First occurrence of each node ID.
     let mut numbered: Vec<(usize, &Entry<T>)> = entries.into_iter().enumerate().collect();
@@ -78,7 +86,10 @@ pub fn select_diverse<'a, T: 'a>(
             }),
         }
     }
-    runs.sort_unstable_by_key(|r| (Reverse(all[r.start].rank), all[r.start].groups.asn));
+    runs.sort_unstable_by_key(|r| {
+        let group = all[r.start].groups.asn;
+        (Reverse(all[r.start].rank), tie_key(salt, &group), group)
+    });
 
     let mut taken = vec![false; all.len()];
     let mut chosen: Vec<&Entry<T>> = Vec::with_capacity(limit);
@@ -119,6 +130,15 @@ pub fn select_diverse<'a, T: 'a>(
     chosen
 }
 
+/// Where a group goes among groups of equal rank: SipHash-1-3 (std's
+/// `DefaultHasher`) of the salt and the group key.
+fn tie_key(salt: u64, group: &NetGroup) -> u64 {
+    let mut h = DefaultHasher::new();
+    salt.hash(&mut h);
+    group.hash(&mut h);
+    h.finish()
+}
+
 /// The entries of one ASN group in the sorted list: `start..end`, with `next`
 /// the first one not yet taken.
 struct Run {
@@ -154,14 +174,32 @@ mod tests {
             entry(5, 20, "20.2.0.1", 3),
             entry(6, 30, "2001:db8::1", 1),
         ];
-        // ASN 20 first (best rank 5), then 10 and 30 (rank 1, by key).
-        assert_eq!(ids(&select_diverse(&entries, 10)), [3, 1, 6, 4, 2, 5]);
-        assert_eq!(ids(&select_diverse(&entries, 2)), [3, 1]);
-        assert!(select_diverse(&entries, 0).is_empty());
+        // ASN 20 first (best rank 5), then 10 and 30 (rank 1) in the salt's
+        // order, then round two.
+        let all = ids(&select_diverse(&entries, 10, 1));
+        assert_eq!(all[0], 3);
+        assert!(all[1..3] == [1, 6] || all[1..3] == [6, 1], "{all:?}");
+        assert_eq!(all[3..], [4, 2, 5]);
+        assert_eq!(ids(&select_diverse(&entries, 2, 1)), all[..2]);
+        assert!(select_diverse(&entries, 0, 1).is_empty());
         // Input order does not matter.
         let mut reversed = entries.clone();
         reversed.reverse();
-        assert_eq!(ids(&select_diverse(&reversed, 4)), [3, 1, 6, 4]);
+        assert_eq!(ids(&select_diverse(&reversed, 4, 1)), all[..4]);
+    }
+
+    #[test]
+    fn ties_are_not_broken_by_as_number() {
+        // Two groups of equal rank: over many salts each comes first about
+        // half the time, so a low (or high) AS number buys no place.
+        let entries = [entry(1, 10, "10.0.0.1", 0), entry(2, 64_512, "20.0.0.1", 0)];
+        let low_first = (0..1000u64)
+            .filter(|&salt| ids(&select_diverse(&entries, 1, salt)) == [1])
+            .count();
+        assert!((400..=600).contains(&low_first), "{low_first} of 1000");
+        // One salt, one order.
+        let once = ids(&select_diverse(&entries, 2, 42));
+        assert!((0..10).all(|_| ids(&select_diverse(&entries, 2, 42)) == once));
     }
 
     #[test]
@@ -172,13 +210,13 @@ mod tests {
             entry(3, 10, "10.0.1.1", 7), // same /16 as 1, new /24
             entry(4, 10, "10.9.0.1", 0), // new /16
         ];
-        assert_eq!(ids(&select_diverse(&entries, 4)), [1, 4, 3, 2]);
+        assert_eq!(ids(&select_diverse(&entries, 4, 0)), [1, 4, 3, 2]);
     }
 
     #[test]
     fn repeated_ids_count_once() {
         let a = entry(1, 10, "10.0.0.1", 0);
-        let chosen = select_diverse([&a, &a, &a], 3);
+        let chosen = select_diverse([&a, &a, &a], 3, 0);
         assert_eq!(ids(&chosen), [1]);
     }
 }

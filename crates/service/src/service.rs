@@ -156,6 +156,10 @@ struct Inner {
     fork_digests: Mutex<Option<(u64, Vec<[u8; 4]>)>>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
+    /// Orders ASN groups of equal rank when choosing peers to serve
+    /// (`select_diverse`): drawn once per process, so the order is stable
+    /// between requests but cannot be bought with a low AS number.
+    serve_salt: u64,
 }
 
 /// A handle to the running service; cheap to clone.
@@ -310,6 +314,7 @@ impl ServiceHandle {
             fork_digests: Mutex::new(None),
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
+            serve_salt: rand::random(),
         });
         let handle = Self { inner };
         info!(
@@ -974,6 +979,7 @@ impl ServiceHandle {
                 .iter()
                 .filter(|e| self.fork_check(&e.payload.enr).is_ok()),
             limit,
+            self.inner.serve_salt,
         );
         let local = raw(&self.inner.local_id);
         let peers: Vec<PeerInfo> = chosen

@@ -450,14 +450,14 @@ proptest! {
         prop_assert!(audit(&config, &local, rest).is_empty());
 
         // (v) select_diverse.
-        let chosen = select_diverse(view.iter(), limit);
+        let chosen = select_diverse(view.iter(), limit, local_seed);
         let ids: HashSet<NodeId> = chosen.iter().map(|e| e.id).collect();
         prop_assert_eq!(ids.len(), chosen.len(), "no duplicates");
         prop_assert_eq!(chosen.len(), limit.min(view.len()));
         let asns: HashSet<NetGroup> = view.iter().map(|e| e.groups.asn).collect();
         let chosen_asns: HashSet<NetGroup> = chosen.iter().map(|e| e.groups.asn).collect();
         prop_assert_eq!(chosen_asns.len(), limit.min(asns.len()));
-        let again: Vec<NodeId> = select_diverse(view.iter().collect::<Vec<_>>().into_iter().rev(), limit)
+        let again: Vec<NodeId> = select_diverse(view.iter().collect::<Vec<_>>().into_iter().rev(), limit, local_seed)
             .iter()
             .map(|e| e.id)
             .collect();
