@@ -310,6 +310,7 @@ fn bad_parameters_are_named() {
             "/24",
         ),
         (&["id-mining", "--bits", "40"][..], "--bits 40"),
+        (&["sybil-flood", "--sybils", "0"][..], "--sybils 0"),
         (
             &["lookup-poisoning", "--poisoners", "1.5"][..],
             "--poisoners 1.5",
