@@ -75,8 +75,9 @@ pub struct VictimArgs {
     /// HTTP API address.
     #[arg(long)]
     pub http_address: SocketAddr,
-    /// The secp256k1 secret key, 64 hex digits.
-    #[arg(long)]
+    /// The secp256k1 secret key, 64 hex digits (the harness passes it in
+    /// the environment, so it does not show in the process list).
+    #[arg(long, env = "DISCGUARD_VICTIM_KEY_HEX", hide_env_values = true)]
     pub key_hex: String,
     /// ASN database, only to label served peers as discguard does.
     #[arg(long)]

@@ -257,8 +257,7 @@ impl Victim {
                 };
                 let mut c = Command::new(&bins.adversary);
                 c.args(["victim", "--profile", profile])
-                    .arg("--key-hex")
-                    .arg(spec.key.to_hex());
+                    .env("DISCGUARD_VICTIM_KEY_HEX", spec.key.to_hex());
                 c
             }
         };
