@@ -65,22 +65,10 @@ impl SecretKey {
     }
 }
 
-/// Leading bits two node IDs share (256 when equal); log-distance is
-/// `256 - common_prefix_len`.
+/// Leading bits two node IDs share (256 when equal); discv5's log-distance
+/// ([`discguard_policy::log_distance`]) is `256 - common_prefix_len`.
 pub fn common_prefix_len(a: &NodeId, b: &NodeId) -> u32 {
-    let (a, b) = (a.raw(), b.raw());
-    for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
-        let diff = x ^ y;
-        if diff != 0 {
-            return i as u32 * 8 + diff.leading_zeros();
-        }
-    }
-    256
-}
-
-/// Log-distance (1..=256; 0 for the same ID), as discv5's FINDNODE uses it.
-pub fn log_distance(a: &NodeId, b: &NodeId) -> u16 {
-    (256 - common_prefix_len(a, b)) as u16
+    256 - u32::from(discguard_policy::log_distance(&a.raw(), &b.raw()).unwrap_or(0))
 }
 
 /// Mines `count` keys whose node IDs share at least `bits` leading bits with
@@ -152,8 +140,7 @@ mod tests {
         raw[1] = 0b0010_0000;
         let b = NodeId::new(&raw);
         assert_eq!(common_prefix_len(&a, &b), 10);
-        assert_eq!(log_distance(&a, &b), 246);
-        assert_eq!(log_distance(&a, &a), 0);
+        assert_eq!(common_prefix_len(&a, &a), 256);
     }
 
     #[test]

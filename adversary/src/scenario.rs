@@ -33,6 +33,7 @@ use crate::report::{
 };
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
 use crate::victims::{Binaries, Defense, Victim, VictimSpec};
+use discguard_service::api::{TableResponse, parse_node_id};
 
 /// k: entries per k-bucket of the attacker nodes' tables (the discv5
 /// spec's k = 16); honest tables take `--bucket-fill`.
@@ -191,11 +192,23 @@ struct Attack {
     nodes: Arc<Vec<SimNode>>,
 }
 
-/// A node ID as the victims' JSON gives it (64 hex digits), if it is one.
-fn parse_node_id(text: &str) -> Option<NodeId> {
-    let mut raw = [0u8; 32];
-    hex::decode_to_slice(text, &mut raw).ok()?;
-    Some(NodeId::new(&raw))
+/// `(log-distance, node ID)` of each entry of a set.
+type Entries<'a> = Vec<(u16, &'a str)>;
+
+/// The entries of a victim's `/v1/table`: discv5's own k-buckets, and the
+/// curated view (empty for the baselines).
+fn entries(t: &TableResponse) -> (Entries<'_>, Entries<'_>) {
+    let discv5 = t
+        .discv5_buckets
+        .iter()
+        .flat_map(|b| b.entries.iter().map(|e| (b.distance, e.node_id.as_str())))
+        .collect();
+    let view = t
+        .buckets
+        .iter()
+        .flat_map(|b| b.entries.iter().map(|e| (b.distance, e.node_id.as_str())))
+        .collect();
+    (discv5, view)
 }
 
 impl Network {
@@ -426,25 +439,15 @@ impl Network {
     async fn counts(&self, v: &Victim) -> anyhow::Result<Counts> {
         let table = v.table().await?;
         let served = v.served(self.common.served).await?;
-        let att = |hex: &String| self.is_attacker(hex);
+        let (discv5, view) = entries(&table);
+        let att = |id: &&str| self.is_attacker(id);
         Ok(Counts {
-            table: SetCount::of(
-                table
-                    .discv5_buckets
-                    .iter()
-                    .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
-                |h| att(h),
-            ),
-            view: v.defense.has_view().then(|| {
-                SetCount::of(
-                    table
-                        .buckets
-                        .iter()
-                        .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
-                    |h| att(h),
-                )
-            }),
-            served: SetCount::of(served.iter().map(|p| &p.node_id), |h| att(h)),
+            table: SetCount::of(discv5.iter().map(|(_, id)| *id), att),
+            view: v
+                .defense
+                .has_view()
+                .then(|| SetCount::of(view.iter().map(|(_, id)| *id), att)),
+            served: SetCount::of(served.iter().map(|p| p.node_id.as_str()), att),
         })
     }
 
@@ -757,19 +760,17 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let mut nears = Vec::new();
     for v in &victims {
         let t = v.table().await?;
-        let count = |buckets: &[crate::victims::Bucket]| {
+        let (discv5, view) = entries(&t);
+        let count = |set: &[(u16, &str)]| {
             SetCount::of(
-                buckets
-                    .iter()
-                    .filter(|b| b.distance <= near)
-                    .flat_map(|b| b.entries.iter().map(|e| &e.node_id)),
-                |h| net.is_attacker(h),
+                set.iter().filter(|(d, _)| *d <= near).map(|(_, id)| *id),
+                |id| net.is_attacker(id),
             )
         };
         nears.push(NearBuckets {
             bits: args.bits,
-            table: count(&t.discv5_buckets),
-            view: v.defense.has_view().then(|| count(&t.buckets)),
+            table: count(&discv5),
+            view: v.defense.has_view().then(|| count(&view)),
         });
     }
     let costs = stop_victims(victims).await;
@@ -915,14 +916,12 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
     let mut runs = Vec::new();
     for (mut run, (table, served, metrics)) in runs_of(samples?, costs).zip(finals) {
         let defense = run.defense;
-        let ids = |buckets: &[crate::victims::Bucket]| -> Vec<NodeId> {
-            buckets
-                .iter()
-                .flat_map(|b| b.entries.iter().filter_map(|e| parse_node_id(&e.node_id)))
-                .collect()
+        let ids = |set: Entries<'_>| -> Vec<NodeId> {
+            set.iter().filter_map(|(_, id)| parse_node_id(id)).collect()
         };
-        let table_set = labels(ids(&table.discv5_buckets));
-        let view_set = labels(ids(&table.buckets));
+        let (discv5, view) = entries(&table);
+        let table_set = labels(ids(discv5));
+        let view_set = labels(ids(view));
         let served_set = labels(
             served
                 .iter()

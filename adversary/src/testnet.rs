@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use discv5::Enr;
-use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
 use crate::honest::{self, HonestNode};
 use crate::lodestar::{LodestarConfig, LodestarNodes};
+use discguard_service::api::{PeerInfo, PeersResponse};
 
 /// Where the `discguard` binary is: `$DISCGUARD_BIN`, else next to the
 /// running executable (`target/<profile>/`, or its parent for test binaries
@@ -42,30 +42,6 @@ pub fn discguard_bin() -> anyhow::Result<PathBuf> {
         "discguard binary not found next to {}: run `cargo build -p discguard` or set DISCGUARD_BIN",
         exe.display()
     )
-}
-
-/// The served peers as `/v1/peers` returns them (the fields the harness reads).
-#[derive(Clone, Debug, Deserialize)]
-pub struct ServedPeer {
-    /// ENR text.
-    pub enr: String,
-    /// Node ID hex.
-    pub node_id: String,
-    /// IP.
-    pub ip: String,
-    /// UDP port.
-    pub udp_port: u16,
-    /// ASN, if known.
-    pub asn: Option<u32>,
-    /// Narrow group.
-    pub netgroup: String,
-    /// `eth2` fork digest, `0x`-hex.
-    pub fork_digest: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PeersBody {
-    peers: Vec<ServedPeer>,
 }
 
 /// A `discguard` process, started with the given flags, stopped on drop.
@@ -167,9 +143,9 @@ impl DiscguardProcess {
     }
 
     /// `GET /v1/peers?limit=N`.
-    pub async fn peers(&self, limit: usize) -> anyhow::Result<Vec<ServedPeer>> {
+    pub async fn peers(&self, limit: usize) -> anyhow::Result<Vec<PeerInfo>> {
         let url = format!("http://{}/v1/peers?limit={limit}", self.http);
-        let body: PeersBody = reqwest::get(&url).await?.error_for_status()?.json().await?;
+        let body: PeersResponse = reqwest::get(&url).await?.error_for_status()?.json().await?;
         Ok(body.peers)
     }
 

@@ -34,7 +34,7 @@ use axum::{Json, Router};
 use discguard_netgroup::{AsnDb, Classifier};
 use discguard_service::api::{
     Discv5BucketView, Discv5EntryView, GroupsView, LookupResponse, PeerInfo, PeersResponse,
-    TableResponse,
+    TableResponse, parse_node_id,
 };
 use discguard_service::config::{
     DEFAULT_BOOTSTRAP_LOOKUP_INTERVAL, DEFAULT_LOOKUP_INTERVAL, DEFAULT_MIN_VIEW_SIZE,
@@ -150,7 +150,12 @@ async fn peers(
         Ok(Query(q)) => q,
         Err(e) => return bad_request(format!("bad query: {}", e.body_text())),
     };
-    let limit = query.limit.unwrap_or(32).clamp(1, 1024);
+    // discguard's default and bounds (node/src/http.rs), and its answer to
+    // a limit outside them.
+    let limit = query.limit.unwrap_or(32);
+    if !(1..=1024).contains(&limit) {
+        return bad_request(format!("bad query: limit={limit} is out of range 1..=1024"));
+    }
     let mut entries = b.discv5.table_entries();
     entries.shuffle(&mut rand::rng());
     // Connected first; the sort is stable, so each half stays shuffled.
@@ -212,17 +217,15 @@ async fn lookup(
         Ok(Query(q)) => q,
         Err(e) => return bad_request(format!("bad query: {}", e.body_text())),
     };
-    let mut raw = [0u8; 32];
-    if hex::decode_to_slice(&query.target, &mut raw).is_err() {
+    let Some(target) = parse_node_id(&query.target) else {
+        let shown: String = query.target.chars().take(80).collect();
         return bad_request(format!(
-            "bad query: target={} is not a node ID",
-            query.target
+            "bad query: target={shown} is not a 64-hex-digit node ID"
         ));
-    }
-    let target = NodeId::new(&raw);
+    };
     let found = b.discv5.find_node(target).await.unwrap_or_default();
     Json(LookupResponse {
-        target: hex::encode(raw),
+        target: hex::encode(target.raw()),
         peers: found.iter().filter_map(|e| b.peer_info(e)).collect(),
     })
     .into_response()

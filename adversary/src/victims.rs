@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use discguard_service::api::{LookupResponse, PeerInfo, PeersResponse, TableResponse};
 use discv5::Enr;
 use enr::NodeId;
 use serde::{Deserialize, Serialize};
@@ -20,47 +21,6 @@ use tokio::process::{Child, Command};
 
 use crate::keys::SecretKey;
 use crate::procstat::ProcStat;
-
-/// A served or found peer, as the victims' JSON gives it (the fields the
-/// harness reads; the full shape is `discguard_service::api::PeerInfo`).
-#[derive(Clone, Debug, Deserialize)]
-pub struct Peer {
-    /// Node ID, 64 hex digits.
-    pub node_id: String,
-    /// Its IP.
-    pub ip: String,
-}
-
-#[derive(Deserialize)]
-struct PeersBody {
-    peers: Vec<Peer>,
-}
-
-/// An entry of a table bucket.
-#[derive(Clone, Debug, Deserialize)]
-pub struct TableEntry {
-    /// Node ID, 64 hex digits.
-    pub node_id: String,
-}
-
-/// A bucket of `/v1/table`.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Bucket {
-    /// Log-distance.
-    pub distance: u16,
-    /// Entries.
-    pub entries: Vec<TableEntry>,
-}
-
-/// `/v1/table`: the curated view (discguard; empty for the baselines) and
-/// discv5's own table.
-#[derive(Clone, Debug, Deserialize)]
-pub struct Table {
-    /// The view's buckets.
-    pub buckets: Vec<Bucket>,
-    /// discv5's buckets.
-    pub discv5_buckets: Vec<Bucket>,
-}
 
 /// Which defence a victim runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -337,25 +297,23 @@ impl Victim {
     }
 
     /// What it would hand its consensus client: `/v1/peers?limit=N`.
-    pub async fn served(&self, limit: usize) -> anyhow::Result<Vec<Peer>> {
+    pub async fn served(&self, limit: usize) -> anyhow::Result<Vec<PeerInfo>> {
         Ok(self
-            .get::<PeersBody>(&format!("/v1/peers?limit={limit}"))
+            .get::<PeersResponse>(&format!("/v1/peers?limit={limit}"))
             .await?
             .peers)
     }
 
-    /// Its table and view: `/v1/table`.
-    pub async fn table(&self) -> anyhow::Result<Table> {
+    /// Its table and view: `/v1/table` (the view is empty for the
+    /// baselines).
+    pub async fn table(&self) -> anyhow::Result<TableResponse> {
         self.get("/v1/table").await
     }
 
     /// A lookup it runs for `target`: `/v1/lookup?target=…`.
-    pub async fn lookup(&self, target: &NodeId) -> anyhow::Result<Vec<Peer>> {
-        let hex: String = target.raw().iter().map(|b| format!("{b:02x}")).collect();
-        Ok(self
-            .get::<PeersBody>(&format!("/v1/lookup?target={hex}"))
-            .await?
-            .peers)
+    pub async fn lookup(&self, target: &NodeId) -> anyhow::Result<Vec<PeerInfo>> {
+        let path = format!("/v1/lookup?target={}", hex::encode(target.raw()));
+        Ok(self.get::<LookupResponse>(&path).await?.peers)
     }
 
     /// Its Prometheus page, if it exports one.

@@ -21,8 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use discguard_service::ServiceHandle;
-use discguard_service::api::{LookupResponse, PeersResponse};
-use discguard_service::enr::NodeId;
+use discguard_service::api::{LookupResponse, PeersResponse, parse_node_id};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -109,13 +108,6 @@ struct LookupQuery {
     target: String,
 }
 
-/// Parses a node ID given as 64 hex digits (either case, no `0x`).
-fn parse_node_id(text: &str) -> Option<NodeId> {
-    let mut raw = [0u8; 32];
-    hex::decode_to_slice(text, &mut raw).ok()?;
-    Some(NodeId::new(&raw))
-}
-
 /// `text`, cut to its first 80 characters (with `…`) for an error message.
 fn shorten(text: &str) -> String {
     const MAX: usize = 80;
@@ -191,25 +183,6 @@ pub fn router(service: ServiceHandle) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_ids_are_64_hex_digits() {
-        let hex = "0a".repeat(32);
-        assert_eq!(parse_node_id(&hex), Some(NodeId::new(&[0x0a; 32])));
-        assert_eq!(
-            parse_node_id(&hex.to_uppercase()),
-            Some(NodeId::new(&[0x0a; 32]))
-        );
-        for bad in [
-            "",
-            "zz",
-            &hex[..62],
-            &format!("{hex}00"),
-            &format!("0x{}", &hex[2..]),
-        ] {
-            assert_eq!(parse_node_id(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn long_values_are_shortened_in_messages() {

@@ -87,6 +87,14 @@ pub struct PeersResponse {
     pub peers: Vec<PeerInfo>,
 }
 
+/// Parses a node ID as the API writes it: 64 hex digits, either case, no
+/// `0x`.
+pub fn parse_node_id(text: &str) -> Option<enr::NodeId> {
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(text, &mut raw).ok()?;
+    Some(enr::NodeId::new(&raw))
+}
+
 /// Answer of `GET /v1/lookup?target=<node ID>`: the ENRs one iterative
 /// lookup (FINDNODE rounds towards `target`) returned, closest first as
 /// discv5 orders them.
@@ -100,7 +108,7 @@ pub struct LookupResponse {
 }
 
 /// The groups of one view entry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GroupsView {
     /// IPv4 /24 or IPv6 /48.
     pub narrow: String,
@@ -121,7 +129,7 @@ impl From<&NetGroups> for GroupsView {
 }
 
 /// One entry of the view (`GET /v1/table`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableEntryView {
     /// Node ID, 64 hex characters.
     pub node_id: String,
@@ -140,7 +148,7 @@ pub struct TableEntryView {
 }
 
 /// One k-bucket of the view.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BucketView {
     /// Log-distance from our node ID (1..=256).
     pub distance: u16,
@@ -149,7 +157,7 @@ pub struct BucketView {
 }
 
 /// One entry of discv5's own routing table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Discv5EntryView {
     /// Node ID, 64 hex characters.
     pub node_id: String,
@@ -162,7 +170,7 @@ pub struct Discv5EntryView {
 }
 
 /// One k-bucket of discv5's own table.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Discv5BucketView {
     /// Log-distance from our node ID (1..=256).
     pub distance: u16,
@@ -171,7 +179,7 @@ pub struct Discv5BucketView {
 }
 
 /// Answer of `GET /v1/table`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TableResponse {
     /// Our node ID.
     pub local_node_id: String,
@@ -239,4 +247,29 @@ pub struct Health {
     pub uptime_seconds: u64,
     /// Lookups that returned, since start.
     pub lookups_ok: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use enr::NodeId;
+
+    #[test]
+    fn node_ids_are_64_hex_digits() {
+        let hex = "0a".repeat(32);
+        assert_eq!(parse_node_id(&hex), Some(NodeId::new(&[0x0a; 32])));
+        assert_eq!(
+            parse_node_id(&hex.to_uppercase()),
+            Some(NodeId::new(&[0x0a; 32]))
+        );
+        for bad in [
+            "",
+            "zz",
+            &hex[..62],
+            &format!("{hex}00"),
+            &format!("0x{}", &hex[2..]),
+        ] {
+            assert_eq!(parse_node_id(bad), None, "{bad}");
+        }
+    }
 }
