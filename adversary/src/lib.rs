@@ -25,6 +25,7 @@ pub mod measure;
 pub mod population;
 pub mod procstat;
 pub mod report;
+pub mod risk;
 pub mod scenario;
 pub mod sim;
 pub mod testnet;

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use discguard_adversary::report::Report;
-use discguard_adversary::scenario::{self, Common, IdMining, LookupPoisoning, SybilFlood};
+use discguard_adversary::scenario::{
+    self, Common, IdMining, KeyspaceDetectionArgs, LookupPoisoning, SybilFlood,
+};
 use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
 use discguard_adversary::victim::{VictimArgs, run_victim};
 
@@ -48,6 +50,9 @@ enum Cmd {
     LookupPoisoning(LookupPoisoning),
     /// No attack: what each victim's policy costs on the real population.
     Baseline(Baseline),
+    /// The keyspace-anomaly flag over repeated seeded runs: false alarms
+    /// without attack, detection with IDs mined next to each victim.
+    KeyspaceDetection(KeyspaceDetectionArgs),
     /// A plain discv5 victim (the `discv5-lighthouse` / `discv5-default`
     /// baselines the scenarios start; not usually run by hand).
     Victim(VictimArgs),
@@ -85,6 +90,10 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Baseline(a) => {
             let out = a.common.out.clone();
             finish(scenario::baseline(&a.common).await?, &out)
+        }
+        Cmd::KeyspaceDetection(a) => {
+            let out = a.common.out.clone();
+            finish(scenario::keyspace_detection(&a).await?, &out)
         }
         Cmd::Victim(a) => run_victim(a).await,
         Cmd::Testnet {

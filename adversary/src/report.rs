@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::chart::{LineChart, Series, XScale, write_svg};
 use crate::measure::SetCount;
 use crate::procstat::ProcStat;
+use crate::risk::VictimRisk;
 use crate::victims::Defense;
 
 /// A whole report.
@@ -217,6 +218,51 @@ pub struct Run {
     pub policy_rejections: Option<BTreeMap<String, u64>>,
     /// The victim process's CPU time and peak RSS.
     pub cost: Option<ProcStat>,
+    /// Eclipse-risk numbers at the end of the run (`discguard_risk`
+    /// estimators over the victim's sets, computed by the harness).
+    #[serde(default)]
+    pub risk: Option<VictimRisk>,
+    /// Keyspace-anomaly flags over repeated runs (`keyspace-detection`).
+    #[serde(default)]
+    pub keyspace_detection: Option<KeyspaceDetection>,
+}
+
+/// How often the keyspace-anomaly flag was raised for one victim over
+/// repeated seeded runs, with and without mined IDs aimed at it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyspaceDetection {
+    /// Runs with IDs mined next to the victim.
+    pub attacked_runs: usize,
+    /// Of those, runs whose discv5 table was flagged.
+    pub detected_table: usize,
+    /// Of those, runs whose view was flagged (discguard only).
+    pub detected_view: Option<usize>,
+    /// Runs without any attack (the `baseline` scenario).
+    pub baseline_runs: usize,
+    /// Of those, runs whose discv5 table was flagged.
+    pub false_alarms_table: usize,
+    /// Of those, runs whose view was flagged (discguard only).
+    pub false_alarms_view: Option<usize>,
+    /// Attacked runs in which the table test had a network-size estimate.
+    pub tested_attacked_table: usize,
+    /// Baseline runs in which the table test had a network-size estimate.
+    pub tested_baseline_table: usize,
+}
+
+impl KeyspaceDetection {
+    /// `detected_table / attacked_runs`.
+    pub fn detection_rate_table(&self) -> f64 {
+        ratio(self.detected_table, self.attacked_runs)
+    }
+
+    /// `false_alarms_table / baseline_runs`.
+    pub fn false_alarm_rate_table(&self) -> f64 {
+        ratio(self.false_alarms_table, self.baseline_runs)
+    }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
 fn pct(x: f64) -> String {
@@ -484,6 +530,92 @@ impl Report {
                 }
             }
         }
+        if has(|r| r.risk.is_some()) {
+            let _ = writeln!(
+                s,
+                "\n## Eclipse risk (discguard_risk estimators, computed by the harness)\n"
+            );
+            let _ = writeln!(
+                s,
+                "eclipse_risk = max(1 / fewest groups holding a majority (most concentrated kind), keyspace anomaly); 1 is eclipsed. GtM = groups to majority (/24 · /16 · ASN). Keyspace = the mined-ID test of the k-buckets (flag, corrected p). See docs/risk.md.\n"
+            );
+            let _ = writeln!(
+                s,
+                "| defence | G | scope | peers | eclipse risk | GtM /24 · /16 · ASN | effective ASNs | top ASN share | keyspace |"
+            );
+            let _ = writeln!(s, "|---|---:|---|---:|---:|---|---:|---:|---|");
+            for r in &self.runs {
+                let Some(risk) = &r.risk else { continue };
+                let scopes = [
+                    ("table", Some(&risk.table)),
+                    ("view", risk.view.as_ref()),
+                    ("served", Some(&risk.served)),
+                ];
+                for (name, scope) in scopes {
+                    let Some(x) = scope else { continue };
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {name} | {} | {:.2} | {} · {} · {} | {:.1} | {} | {} |",
+                        r.defense,
+                        r.sybil_groups.map_or("–".into(), |g| g.to_string()),
+                        x.peers,
+                        x.eclipse_risk,
+                        x.groups_to_majority.narrow,
+                        x.groups_to_majority.wide,
+                        x.groups_to_majority.asn,
+                        x.effective_asns,
+                        pct(x.top_asn_share),
+                        x.keyspace.map_or("–".into(), |k| format!(
+                            "{} (p = {:.2e})",
+                            if k.anomalous { "**flagged**" } else { "calm" },
+                            k.p_value
+                        )),
+                    );
+                }
+            }
+        }
+        if has(|r| r.keyspace_detection.is_some()) {
+            let _ = writeln!(s, "\n## Keyspace-anomaly detection over repeated runs\n");
+            let _ = writeln!(
+                s,
+                "Each run starts the three victims with fresh keys on the same honest network and reads the flag of the keyspace test at the end of the run: `baseline` runs have no attack (a flag is a false alarm), `id-mining` runs have IDs mined next to each victim (a flag is a detection). Goal (design.md): ≥ 99% detection at ≤ 1% false alarms.\n"
+            );
+            let _ = writeln!(
+                s,
+                "| defence | set | detected | detection rate | false alarms | false-alarm rate | tested (attacked · baseline) |"
+            );
+            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---|");
+            for r in &self.runs {
+                let Some(d) = &r.keyspace_detection else {
+                    continue;
+                };
+                let rate = |a: usize, b: usize| pct(if b == 0 { 0.0 } else { a as f64 / b as f64 });
+                let _ = writeln!(
+                    s,
+                    "| {} | table | {}/{} | {} | {}/{} | {} | {} · {} |",
+                    r.defense,
+                    d.detected_table,
+                    d.attacked_runs,
+                    rate(d.detected_table, d.attacked_runs),
+                    d.false_alarms_table,
+                    d.baseline_runs,
+                    rate(d.false_alarms_table, d.baseline_runs),
+                    d.tested_attacked_table,
+                    d.tested_baseline_table,
+                );
+                if let (Some(det), Some(fa)) = (d.detected_view, d.false_alarms_view) {
+                    let _ = writeln!(
+                        s,
+                        "| {} | view | {det}/{} | {} | {fa}/{} | {} | |",
+                        r.defense,
+                        d.attacked_runs,
+                        rate(det, d.attacked_runs),
+                        d.baseline_runs,
+                        rate(fa, d.baseline_runs),
+                    );
+                }
+            }
+        }
         if has(|r| r.policy_rejections.is_some()) {
             let _ = writeln!(s, "\n## Policy rejections (discguard's counter)\n");
             for r in &self.runs {
@@ -555,6 +687,19 @@ impl Report {
                     .map_or("–".into(), |l| format!("{}/{}", l.found, l.lookups)),
             );
         }
+        for r in &self.runs {
+            if let Some(d) = &r.keyspace_detection {
+                let _ = writeln!(
+                    s,
+                    "{:<18} keyspace flag (table): detected {}/{}, false alarms {}/{}",
+                    r.defense.name(),
+                    d.detected_table,
+                    d.attacked_runs,
+                    d.false_alarms_table,
+                    d.baseline_runs
+                );
+            }
+        }
         s
     }
 
@@ -585,6 +730,42 @@ impl Report {
             if let Some(l) = &r.lookups {
                 share(format!("{who} lookup success"), l.success_rate);
                 share(format!("{who} A_L"), l.attacker_share);
+            }
+            if let Some(risk) = &r.risk {
+                for (name, scope) in [
+                    ("table", Some(&risk.table)),
+                    ("view", risk.view.as_ref()),
+                    ("served", Some(&risk.served)),
+                ] {
+                    if let Some(x) = scope {
+                        share(format!("{who} {name} eclipse risk"), x.eclipse_risk);
+                        if let Some(k) = x.keyspace {
+                            share(format!("{who} {name} keyspace p"), k.p_value);
+                        }
+                    }
+                }
+            }
+        }
+        for r in &self.runs {
+            if let Some(d) = &r.keyspace_detection {
+                let who = r.defense;
+                let view_ok = |x: Option<usize>, of: usize| x.is_none_or(|x| x <= of);
+                if d.detected_table > d.attacked_runs
+                    || d.false_alarms_table > d.baseline_runs
+                    || d.tested_attacked_table > d.attacked_runs
+                    || d.tested_baseline_table > d.baseline_runs
+                    || !view_ok(d.detected_view, d.attacked_runs)
+                    || !view_ok(d.false_alarms_view, d.baseline_runs)
+                {
+                    problems.push(format!(
+                        "{who}: keyspace detection counts exceed their runs: {d:?}"
+                    ));
+                }
+                if r.defense.has_view() != d.detected_view.is_some() {
+                    problems.push(format!(
+                        "{who}: a view flag is counted iff the victim keeps one"
+                    ));
+                }
             }
         }
         for r in &self.runs {

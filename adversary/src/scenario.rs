@@ -17,9 +17,9 @@ use anyhow::{Context as _, bail};
 use discv5::Enr;
 use enr::NodeId;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rand::SeedableRng as _;
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom as _, SliceRandom as _};
+use rand::{Rng as _, SeedableRng as _};
 use serde_json::json;
 
 use crate::keys::{self, SecretKey};
@@ -29,8 +29,10 @@ use crate::population::{
 };
 use crate::procstat::ProcStat;
 use crate::report::{
-    Counts, Diversity, Entropy, LookupStats, NearBuckets, NetworkSize, Report, Run, RunCost, Sample,
+    Counts, Diversity, Entropy, KeyspaceDetection, LookupStats, NearBuckets, NetworkSize, Report,
+    Run, RunCost, Sample,
 };
+use crate::risk::{self, VictimRisk};
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
 use crate::victims::{Binaries, Defense, Victim, VictimSpec};
 use discguard_service::api::{TableResponse, parse_node_id};
@@ -38,6 +40,10 @@ use discguard_service::api::{TableResponse, parse_node_id};
 /// k: entries per k-bucket of the attacker nodes' tables (the discv5
 /// spec's k = 16); honest tables take `--bucket-fill`.
 const K: usize = 16;
+
+/// Lookups towards random targets each victim runs before its risk is
+/// measured: their median network-size estimate feeds the keyspace test.
+const SIZE_LOOKUPS: usize = 5;
 
 /// Settings every scenario shares.
 #[derive(Clone, Debug, clap::Args)]
@@ -138,6 +144,30 @@ pub struct IdMining {
     #[arg(long, default_value_t = 24)]
     pub sybils_per_victim: usize,
     /// Distinct IPs the Sybils share (all in one AS, spread over its /16s).
+    #[arg(long, default_value_t = 2)]
+    pub sybil_ips: usize,
+    /// Seconds between a Sybil's PINGs to its victim.
+    #[arg(long, default_value_t = 10)]
+    pub announce_every: u64,
+}
+
+/// `keyspace-detection` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct KeyspaceDetectionArgs {
+    /// Common settings (`--duration` is per run; 20 s fills the tables).
+    #[command(flatten)]
+    pub common: Common,
+    /// Runs of each phase: first the no-attack `baseline`, then `id-mining`,
+    /// each run with fresh victim keys on the same honest network (1..=127).
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+    /// Leading bits each mined ID shares with its victim's ID.
+    #[arg(long, default_value_t = 12)]
+    pub bits: u32,
+    /// Mined Sybils per victim.
+    #[arg(long, default_value_t = 24)]
+    pub sybils_per_victim: usize,
+    /// Distinct IPs the Sybils share.
     #[arg(long, default_value_t = 2)]
     pub sybil_ips: usize,
     /// Seconds between a Sybil's PINGs to its victim.
@@ -451,6 +481,64 @@ impl Network {
         })
     }
 
+    /// Each victim's eclipse-risk numbers now (`None`, with a warning, for a
+    /// victim that did not answer).
+    /// Each victim first runs [`SIZE_LOOKUPS`] lookups towards random
+    /// targets (the same targets for every victim): the network size they
+    /// imply feeds the keyspace test, as discguard's own refresh lookups do.
+    async fn risks(&mut self, victims: &[Victim]) -> Vec<Option<VictimRisk>> {
+        let targets: Vec<NodeId> = (0..SIZE_LOOKUPS)
+            .map(|_| {
+                let mut id = [0u8; 32];
+                self.rng.fill_bytes(&mut id);
+                NodeId::new(&id)
+            })
+            .collect();
+        let hints = futures::future::join_all(victims.iter().map(|v| {
+            let targets = &targets;
+            async move {
+                let mut sizes = Vec::new();
+                for t in targets {
+                    let Ok(found) = v.lookup(t).await else {
+                        continue;
+                    };
+                    let ids: Vec<[u8; 32]> = found
+                        .iter()
+                        .filter_map(|p| parse_node_id(&p.node_id))
+                        .map(|id| id.raw())
+                        .collect();
+                    sizes.extend(discguard_risk::network_size_from_lookup(&t.raw(), &ids, K));
+                }
+                discguard_risk::network_size_from_lookups(sizes)
+            }
+        }))
+        .await;
+        let mut out = Vec::new();
+        for (v, hint) in victims.iter().zip(hints) {
+            let measured = async {
+                let table = v.table().await?;
+                let served = v.served(self.common.served).await?;
+                anyhow::Ok(risk::victim_risk(
+                    &v.enr.node_id(),
+                    &table,
+                    v.defense.has_view(),
+                    &served,
+                    &self.placed,
+                    hint,
+                ))
+            }
+            .await;
+            out.push(match measured {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(defense = %v.defense, error = %e, "risk not measured");
+                    None
+                }
+            });
+        }
+        out
+    }
+
     /// Samples every victim every `sample_every` for `duration`.
     async fn observe(&self, victims: &[Victim], label: &str) -> anyhow::Result<Vec<Vec<Sample>>> {
         let start = Instant::now();
@@ -580,6 +668,8 @@ fn runs_of(samples: Vec<Vec<Sample>>, costs: Vec<Option<ProcStat>>) -> impl Iter
                 diversity: None,
                 policy_rejections: None,
                 cost,
+                risk: None,
+                keyspace_detection: None,
             }
         })
 }
@@ -668,9 +758,11 @@ pub async fn sybil_flood(args: &SybilFlood) -> anyhow::Result<Report> {
             Some(v) => v.metrics_text().await.ok().flatten(),
             None => None,
         };
+        let risks = net.risks(&victims).await;
         let costs = stop_victims(victims).await;
         net.stop_attack(attack);
-        for mut run in runs_of(samples?, costs) {
+        for (mut run, risk) in runs_of(samples?, costs).zip(risks) {
+            run.risk = risk;
             run.sybil_groups = Some(groups);
             run.group_kind = Some(args.group_kind.key().to_string());
             run.attacker_share_bound = Some(bound);
@@ -691,24 +783,51 @@ pub async fn sybil_flood(args: &SybilFlood) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// Mines `per_victim` keys whose node IDs share `bits` leading bits with
+/// each victim's, on all `threads`; returns the keys and, for each, the slot
+/// of its victim.
+async fn mine_for(
+    victim_keys: &[SecretKey; 3],
+    bits: u32,
+    per_victim: usize,
+    seed: u64,
+    threads: usize,
+) -> anyhow::Result<(Vec<SecretKey>, Vec<usize>)> {
+    let mut keys = Vec::new();
+    let mut target_of = Vec::new();
+    for (slot, vk) in victim_keys.iter().enumerate() {
+        let seed = seed ^ ((slot as u64 + 1) << 32);
+        let target = vk.node_id();
+        let mined = tokio::task::spawn_blocking(move || {
+            keys::mine(&target, bits, per_victim, seed, threads)
+        });
+        keys.extend(mined.await.context("mining task")?);
+        target_of.extend(std::iter::repeat_n(slot, per_victim));
+    }
+    Ok((keys, target_of))
+}
+
+/// Checks the mining flags shared by `id-mining` and `keyspace-detection`.
+fn validate_mining(bits: u32, per_victim: usize, ips: usize) -> anyhow::Result<()> {
+    if per_victim == 0 {
+        bail!("--sybils-per-victim 0: nothing to attack with");
+    }
+    if ips == 0 || ips > 64 {
+        bail!("--sybil-ips {ips} is out of range 1..=64");
+    }
+    // About 2^bits key generations of ~30 µs per mined key: 20 bits is
+    // half a minute of one core per key.
+    if bits > 20 {
+        bail!("--bits {bits} would take too long to mine here (at most 20)");
+    }
+    Ok(())
+}
+
 /// `id-mining`.
 pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let c = &args.common;
     c.validate(args.sybils_per_victim * 3)?;
-    if args.sybils_per_victim == 0 {
-        bail!("--sybils-per-victim 0: nothing to attack with");
-    }
-    if args.sybil_ips == 0 || args.sybil_ips > 64 {
-        bail!("--sybil-ips {} is out of range 1..=64", args.sybil_ips);
-    }
-    // About 2^bits key generations of ~30 µs per mined key: 20 bits is
-    // half a minute of one core per key.
-    if args.bits > 20 {
-        bail!(
-            "--bits {} would take too long to mine here (at most 20)",
-            args.bits
-        );
-    }
+    validate_mining(args.bits, args.sybils_per_victim, args.sybil_ips)?;
     let mut net = Network::start(c, 0.0, 3 * args.sybils_per_victim).await?;
     let victim_keys = [
         SecretKey::random(&mut net.rng),
@@ -717,17 +836,14 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     ];
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mined_started = Instant::now();
-    let mut keys = Vec::new();
-    let mut target_of = Vec::new();
-    for (slot, vk) in victim_keys.iter().enumerate() {
-        let seed = c.seed ^ ((slot as u64 + 1) << 32);
-        let target = vk.node_id();
-        let (bits, count) = (args.bits, args.sybils_per_victim);
-        let mined =
-            tokio::task::spawn_blocking(move || keys::mine(&target, bits, count, seed, threads));
-        keys.extend(mined.await.context("mining task")?);
-        target_of.extend(std::iter::repeat_n(slot, args.sybils_per_victim));
-    }
+    let (keys, target_of) = mine_for(
+        &victim_keys,
+        args.bits,
+        args.sybils_per_victim,
+        c.seed,
+        threads,
+    )
+    .await?;
     let mining_seconds = mined_started.elapsed().as_secs_f64();
     let m = keys.len();
     // One AS, `--sybil-ips` hosts: Sybil j on host j mod ips, each host
@@ -773,12 +889,15 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
             view: v.defense.has_view().then(|| count(&view)),
         });
     }
+    let risks = net.risks(&victims).await;
     let costs = stop_victims(victims).await;
     net.stop_attack(attack);
     let runs: Vec<Run> = runs_of(samples?, costs)
         .zip(nears)
-        .map(|(run, near)| Run {
+        .zip(risks)
+        .map(|((run, near), risk)| Run {
             near_buckets: Some(near),
+            risk,
             ..run
         })
         .collect();
@@ -858,13 +977,16 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
     });
     let lookups = futures::future::join_all(per_victim).await;
     bar.finish_and_clear();
+    let risks = net.risks(&victims).await;
     let costs = stop_victims(victims).await;
     let attackers = attack.placements.len();
     net.stop_attack(attack);
     let runs: Vec<Run> = runs_of(samples, costs)
         .zip(lookups)
-        .map(|(run, l)| Run {
+        .zip(risks)
+        .map(|((run, l), risk)| Run {
             lookups: Some(l),
+            risk,
             ..run
         })
         .collect();
@@ -885,6 +1007,7 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
     let dir = common.out.join("run");
     let victims = net.start_victims(1, &dir, &[], None).await?;
     let samples = net.observe(&victims, "baseline").await;
+    let risks = net.risks(&victims).await;
     let mut finals = Vec::new();
     for v in &victims {
         let t = v.table().await?;
@@ -914,7 +1037,10 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
         slash24: measure::sample_entropy(&s24, size, 200, &mut rng),
     };
     let mut runs = Vec::new();
-    for (mut run, (table, served, metrics)) in runs_of(samples?, costs).zip(finals) {
+    for ((mut run, (table, served, metrics)), risk) in
+        runs_of(samples?, costs).zip(finals).zip(risks)
+    {
+        run.risk = risk;
         let defense = run.defense;
         let ids = |set: Entries<'_>| -> Vec<NodeId> {
             set.iter().filter_map(|(_, id)| parse_node_id(id)).collect()
@@ -962,6 +1088,151 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
         },
     });
     let report = net.report("baseline", params, 0, runs);
+    net.shutdown();
+    Ok(report)
+}
+
+/// Whether a victim's table and view were flagged: `(table, view)`, `None`
+/// where there was no test.
+fn flags(risk: &VictimRisk) -> (Option<bool>, Option<Option<bool>>) {
+    let table = risk.table.keyspace.map(|k| k.anomalous);
+    let view = risk.view.as_ref().map(|v| v.keyspace.map(|k| k.anomalous));
+    (table, view)
+}
+
+/// `keyspace-detection`: the keyspace-anomaly flag over repeated seeded runs,
+/// without attack (false alarms) and with IDs mined next to each victim
+/// (detection), on one honest network.
+pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<Report> {
+    let c = &args.common;
+    if !(1..=127).contains(&args.runs) {
+        bail!("--runs {} is out of range 1..=127", args.runs);
+    }
+    validate_mining(args.bits, args.sybils_per_victim, args.sybil_ips)?;
+    let m = 3 * args.sybils_per_victim;
+    let ports_per_run = m.div_ceil(args.sybil_ips);
+    c.validate(1 + args.runs * ports_per_run)?;
+    let mut net = Network::start(c, 0.0, m).await?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut detection = [KeyspaceDetection::default(); 3];
+    let mut details = Vec::new();
+    let mut record = |phase: &str, run: usize, risks: &[Option<VictimRisk>]| {
+        for (slot, (d, risk)) in detection.iter_mut().zip(risks).enumerate() {
+            let Some(risk) = risk else { continue };
+            let (table, view) = flags(risk);
+            let defense = Defense::ALL[slot];
+            let attacked = phase == "id-mining";
+            let (runs, hits_table, tested) = if attacked {
+                (
+                    &mut d.attacked_runs,
+                    &mut d.detected_table,
+                    &mut d.tested_attacked_table,
+                )
+            } else {
+                (
+                    &mut d.baseline_runs,
+                    &mut d.false_alarms_table,
+                    &mut d.tested_baseline_table,
+                )
+            };
+            *runs += 1;
+            *hits_table += usize::from(table == Some(true));
+            *tested += usize::from(table.is_some());
+            if defense.has_view() {
+                let hits_view = if attacked {
+                    d.detected_view.get_or_insert(0)
+                } else {
+                    d.false_alarms_view.get_or_insert(0)
+                };
+                *hits_view += usize::from(view == Some(Some(true)));
+            }
+            details.push(json!({
+                "phase": phase, "run": run, "defense": defense,
+                "table": risk.table.keyspace, "view": risk.view.as_ref().and_then(|v| v.keyspace),
+            }));
+        }
+    };
+    for r in 0..args.runs {
+        let dir = c.out.join(format!("baseline-{r}"));
+        let victims = net.start_victims(r as u8 + 1, &dir, &[], None).await?;
+        let observed = net
+            .observe(&victims, &format!("baseline {}/{}", r + 1, args.runs))
+            .await;
+        let risks = net.risks(&victims).await;
+        stop_victims(victims).await;
+        observed?;
+        record("baseline", r, &risks);
+    }
+    let mut last = None;
+    for r in 0..args.runs {
+        let victim_keys = [
+            SecretKey::random(&mut net.rng),
+            SecretKey::random(&mut net.rng),
+            SecretKey::random(&mut net.rng),
+        ];
+        let seed = c.seed ^ ((r as u64 + 1) << 40);
+        let (keys, target_of) = mine_for(
+            &victim_keys,
+            args.bits,
+            args.sybils_per_victim,
+            seed,
+            threads,
+        )
+        .await?;
+        let (placements, ranges) = place_attackers(m, 1, AttackGroup::Asn, Some(args.sybil_ips))?;
+        let base = c.port + 1 + (r * ports_per_run) as u16;
+        let ips = args.sybil_ips;
+        let attack = net
+            .start_attack(placements, ranges, Some(keys), move |j| {
+                base + (j / ips) as u16
+            })
+            .await?;
+        let dir = c.out.join(format!("id-mining-{r}"));
+        let victims = net
+            .start_victims(
+                (args.runs + r) as u8 + 1,
+                &dir,
+                &attack.ranges,
+                Some(victim_keys),
+            )
+            .await?;
+        let pairs: Vec<(usize, Enr)> = (0..m)
+            .map(|j| (j, victims[target_of[j]].enr.clone()))
+            .collect();
+        let announcing = tokio::spawn(sim::announce(
+            attack.nodes.clone(),
+            pairs,
+            Duration::from_secs(args.announce_every.max(1)),
+            64,
+        ));
+        let samples = net
+            .observe(&victims, &format!("id-mining {}/{}", r + 1, args.runs))
+            .await;
+        announcing.abort();
+        let _ = announcing.await;
+        let risks = net.risks(&victims).await;
+        let costs = stop_victims(victims).await;
+        net.stop_attack(attack);
+        record("id-mining", r, &risks);
+        last = Some((samples?, costs, risks));
+    }
+    let (samples, costs, risks) = last.context("no attacked run")?;
+    let runs: Vec<Run> = runs_of(samples, costs)
+        .zip(risks)
+        .zip(detection)
+        .map(|((run, risk), d)| Run {
+            risk,
+            keyspace_detection: Some(d),
+            ..run
+        })
+        .collect();
+    let params = json!({
+        "honest": c.honest, "runs": args.runs, "bits": args.bits,
+        "sybils_per_victim": args.sybils_per_victim, "sybil_ips": args.sybil_ips,
+        "duration_seconds": c.duration, "alpha": discguard_risk::keyspace::DEFAULT_ALPHA,
+        "per_run": details,
+    });
+    let report = net.report("keyspace-detection", params, m, runs);
     net.shutdown();
     Ok(report)
 }

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /v1/peers?limit=N` | `{"peers":[PeerInfo…]}`, N in 1..=[`MAX_PEERS_LIMIT`], default [`DEFAULT_PEERS_LIMIT`] |
 //! | `GET /v1/table` | the curated view by k-bucket, with each entry's groups |
-//! | `GET /v1/risk` | view size, distinct groups per kind, top group share |
+//! | `GET /v1/risk` | every eclipse-risk measure of discv5's table, the view, the served peers and recent lookups, and the headline `eclipse_risk` per scope (`docs/risk.md`) |
 //! | `GET /v1/lookup?target=<node ID>` | `{"target":"…","peers":[PeerInfo…]}`: runs one iterative lookup towards the node ID (64 hex digits) and lists every node it found, closest first |
 //! | `GET /healthz` | `{"status":"ok",…}` |
 //!

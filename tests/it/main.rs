@@ -7,3 +7,4 @@ mod e2e;
 mod interop;
 mod metrics;
 mod real_enrs;
+mod risk;

@@ -80,16 +80,21 @@ pub fn group_stats<G: Ord + Display>(
     sorted.sort_by_key(|&(_, c)| std::cmp::Reverse(c));
     let n = size as f64;
     let share = |c: usize| if size == 0 { 0.0 } else { c as f64 / n };
-    let entropy: f64 = sorted
+    // Folds from +0.0 (an empty float `sum` is −0.0), and clamps the −0.0
+    // of a single group (`−1 · ln 1`).
+    let entropy = sorted
         .iter()
         .map(|&(_, c)| {
             let p = share(c);
             -p * p.ln()
         })
-        .sum::<f64>()
-        // −0.0 when a single group holds everything.
-        .max(0.0);
-    let hhi = sorted.iter().map(|&(_, c)| share(c).powi(2)).sum();
+        .fold(0.0, |a, b| a + b)
+        .max(0.0)
+        + 0.0;
+    let hhi = sorted
+        .iter()
+        .map(|&(_, c)| share(c).powi(2))
+        .fold(0.0, |a, b| a + b);
     let top_sum = |k: usize| share(sorted.iter().take(k).map(|&(_, c)| c).sum());
     let mut groups_to_majority = 0;
     let mut held = 0;
@@ -161,6 +166,8 @@ mod tests {
     #[test]
     fn empty_set_is_all_zero() {
         let s = group_stats(Vec::<u32>::new(), Some(2));
+        // Positive zeros: JSON shows 0.0, not -0.0.
+        assert!(s.entropy_nats.is_sign_positive() && s.hhi.is_sign_positive());
         assert_eq!(s.size, 0);
         assert_eq!(s.distinct, 0);
         assert_eq!(s.groups_to_majority, 0);
@@ -174,6 +181,7 @@ mod tests {
     fn one_group_is_fully_concentrated() {
         let s = group_stats([7u32; 5], None);
         assert_eq!(s.entropy_nats, 0.0);
+        assert!(s.entropy_nats.is_sign_positive());
         assert_eq!(s.effective_groups, 1.0);
         assert_eq!(s.normalized_entropy, 0.0);
         assert_eq!(s.top1_share, 1.0);

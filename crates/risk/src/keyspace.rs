@@ -181,10 +181,18 @@ fn bucket_counts<'a>(local: &NodeId, ids: impl IntoIterator<Item = &'a NodeId>) 
 
 /// Tests a routing table (or any set of node IDs around `local`) for buckets
 /// fuller than the network size allows. See the module docs.
+///
+/// `size_hint` is an independent estimate of the network size, from lookups
+/// towards random targets ([`network_size_from_lookups`]); N̂ is the larger
+/// of it and the table's own. A young table knows its near region (the
+/// bootstrap lookup for our own ID finds our closest nodes) far better than
+/// its far buckets, so its own estimate runs low and the near region looks
+/// over-full; the lookup estimate does not depend on that.
 pub fn table_anomaly<'a>(
     local: &NodeId,
     ids: impl IntoIterator<Item = &'a NodeId>,
     config: &KeyspaceConfig,
+    size_hint: Option<f64>,
 ) -> TableAnomaly {
     let counts = bucket_counts(local, ids);
     let count = |d: u16| counts[usize::from(d) - 1];
@@ -203,7 +211,9 @@ pub fn table_anomaly<'a>(
         return TableAnomaly::untested(window);
     }
     let volume: f64 = window.iter().map(|&d| shell_volume(d)).sum();
-    let n_hat = (in_window as f64 / volume).max(full_floor.unwrap_or(0.0));
+    let n_hat = (in_window as f64 / volume)
+        .max(full_floor.unwrap_or(0.0))
+        .max(size_hint.filter(|h| h.is_finite()).unwrap_or(0.0));
     let nearest_window = first_open + 1 - window_len;
     let mut tests: Vec<BucketTest> = Vec::new();
     let mut within = 0usize;
@@ -257,6 +267,49 @@ pub fn table_anomaly<'a>(
         flagged: tests,
         excess_entries,
     }
+}
+
+/// `x / 2^256` for the XOR distance of two IDs, from its top 64 bits (enough
+/// for networks far beyond 2^40 nodes).
+fn normalized_distance(a: &NodeId, b: &NodeId) -> f64 {
+    let mut top = [0u8; 8];
+    for (i, byte) in top.iter_mut().enumerate() {
+        *byte = a[i] ^ b[i];
+    }
+    u64::from_be_bytes(top) as f64 / 2f64.powi(64)
+}
+
+/// The network size one lookup towards `target` implies: its k-th closest
+/// result (the target itself left out) lies at normalised XOR distance
+/// `x_k`, and with N uniform IDs `E[x_k] = k / (N + 1)`, so `N̂ = k / x_k − 1`.
+/// `None` with fewer than k results. This is the classic DHT size estimate
+/// (e.g. Kostoulas et al., "Decentralized schemes for size estimation in
+/// large and dynamic groups", 2005; the S/Kademlia and IPFS crawler
+/// literature use the same order statistic).
+pub fn network_size_from_lookup<'a>(
+    target: &NodeId,
+    results: impl IntoIterator<Item = &'a NodeId>,
+    k: usize,
+) -> Option<f64> {
+    let k = k.max(1);
+    let mut distances: Vec<f64> = results
+        .into_iter()
+        .filter(|id| *id != target)
+        .map(|id| normalized_distance(target, id))
+        .collect();
+    if distances.len() < k {
+        return None;
+    }
+    distances.sort_by(f64::total_cmp);
+    let x_k = distances[k - 1];
+    (x_k > 0.0).then(|| (k as f64 / x_k - 1.0).max(1.0))
+}
+
+/// The median of the per-lookup estimates ([`network_size_from_lookup`])
+/// of lookups towards *random* targets: the median shrugs off the few
+/// lookups an attacker may have steered. `None` without an estimate.
+pub fn network_size_from_lookups(estimates: impl IntoIterator<Item = f64>) -> Option<f64> {
+    crate::churn::median(estimates.into_iter().filter(|e| e.is_finite()))
 }
 
 /// Result of [`lookup_anomaly`].
@@ -405,7 +458,7 @@ mod tests {
         let ids: Vec<NodeId> = (0..5)
             .map(|i| at_distance(&local, 256 - i, i.into()))
             .collect();
-        let r = table_anomaly(&local, &ids, &KeyspaceConfig::default());
+        let r = table_anomaly(&local, &ids, &KeyspaceConfig::default(), None);
         assert_eq!(r.network_size_estimate, None);
         assert!(!r.anomalous);
         assert_eq!(r.p_value, 1.0);
@@ -433,7 +486,7 @@ mod tests {
             }
         }
         let config = KeyspaceConfig::default();
-        let honest = table_anomaly(&local, &ids, &config);
+        let honest = table_anomaly(&local, &ids, &config, None);
         assert!(!honest.anomalous, "{honest:?}");
         let n_hat = honest.network_size_estimate.unwrap();
         assert_eq!(honest.window, vec![250, 249, 248, 247]);
@@ -445,7 +498,7 @@ mod tests {
         for s in 0..12 {
             ids.push(at_distance(&local, 240, 1000 + s));
         }
-        let mined = table_anomaly(&local, &ids, &config);
+        let mined = table_anomaly(&local, &ids, &config, None);
         assert!(mined.anomalous);
         assert!(mined.p_value < 1e-10);
         assert_eq!(mined.worst.as_ref().unwrap().distance, 240);
@@ -456,6 +509,46 @@ mod tests {
                 .all(|t| t.distance == 240 || t.cumulative)
         );
         assert!((mined.excess_entries - 12.0).abs() < 0.1);
+    }
+
+    #[test]
+    fn size_hint_lifts_a_low_table_estimate() {
+        let local = [0x42; 32];
+        // A young table: eight far entries (N̂ ≈ 8 / (1/2 + … + 1/16)) and
+        // the six nodes a bootstrap lookup found next to us, at distance
+        // 250 (expected N·2^−7 of them).
+        let mut ids: Vec<NodeId> = (0..8)
+            .map(|s| at_distance(&local, 256 - (s % 4) as u16, s))
+            .collect();
+        ids.extend((0..6).map(|s| at_distance(&local, 250, 100 + s)));
+        let config = KeyspaceConfig::default();
+        let alone = table_anomaly(&local, &ids, &config, None);
+        assert!(
+            alone.anomalous,
+            "without the hint the near region looks mined: {alone:?}"
+        );
+        // Lookups say N ≈ 1000: six at distance 250 (λ ≈ 7.8) is ordinary.
+        let hinted = table_anomaly(&local, &ids, &config, Some(1000.0));
+        assert!(!hinted.anomalous, "{hinted:?}");
+        assert_eq!(hinted.network_size_estimate, Some(1000.0));
+    }
+
+    #[test]
+    fn lookup_size_estimate_is_right_on_average() {
+        // N = 4096 evenly spaced IDs around a target: the k-th closest is at
+        // normalised distance ≈ k/N.
+        let target = [0u8; 32];
+        let ids: Vec<NodeId> = (1..=4096u64)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[..8].copy_from_slice(&(i << 52).to_be_bytes());
+                id
+            })
+            .collect();
+        let n = network_size_from_lookup(&target, &ids, 16).unwrap();
+        assert!((n - 4095.0).abs() < 1.0, "{n}");
+        assert_eq!(network_size_from_lookup(&target, &ids[..3], 16), None);
+        assert_eq!(network_size_from_lookups([10.0, 1000.0, 20.0]), Some(20.0));
     }
 
     #[test]

@@ -49,7 +49,8 @@ use serde::{Deserialize, Serialize};
 pub use churn::{Turnover, median, ratio};
 pub use groups::{GroupCount, GroupStats, diversity_ratio, group_stats};
 pub use keyspace::{
-    KeyspaceConfig, LookupAnomaly, TableAnomaly, lookup_anomaly, poisson_tail, table_anomaly,
+    KeyspaceConfig, LookupAnomaly, TableAnomaly, lookup_anomaly, network_size_from_lookup,
+    network_size_from_lookups, poisson_tail, table_anomaly,
 };
 
 /// One peer of a scope.
@@ -88,6 +89,9 @@ pub struct ScopeInput<'a> {
     /// The local node ID and test parameters, when the set is a routing
     /// table around it (keyspace test).
     pub keyspace: Option<(NodeId, KeyspaceConfig)>,
+    /// Network size from lookups towards random targets, for the keyspace
+    /// test ([`table_anomaly`]).
+    pub network_size_hint: Option<f64>,
     /// Removals per hour, measured by the caller ([`Turnover`]).
     pub turnover_per_hour: Option<f64>,
 }
@@ -99,6 +103,7 @@ impl<'a> ScopeInput<'a> {
             members,
             caps: None,
             keyspace: None,
+            network_size_hint: None,
             turnover_per_hour: None,
         }
     }
@@ -164,9 +169,14 @@ pub fn assess(input: &ScopeInput<'_>) -> ScopeRisk {
         wide: stats(GroupKind::Wide),
         asn: stats(GroupKind::Asn),
     };
-    let keyspace = input
-        .keyspace
-        .map(|(local, config)| table_anomaly(&local, members.iter().map(|m| &m.id), &config));
+    let keyspace = input.keyspace.map(|(local, config)| {
+        table_anomaly(
+            &local,
+            members.iter().map(|m| &m.id),
+            &config,
+            input.network_size_hint,
+        )
+    });
     let known: Vec<bool> = members.iter().filter_map(|m| m.unsolicited).collect();
     ScopeRisk {
         peers: members.len(),

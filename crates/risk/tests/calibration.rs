@@ -69,7 +69,7 @@ fn rates(n: usize, complete_within: u16, far_known: f64, seeds: u64) -> (usize, 
         let mut local = [0u8; 32];
         rng.fill_bytes(&mut local);
         let mut ids = table(&mut rng, &local, n, complete_within, far_known);
-        if table_anomaly(&local, &ids, &config).anomalous {
+        if table_anomaly(&local, &ids, &config, None).anomalous {
             false_alarms += 1;
         }
         // Eight IDs mined to share 4 bits more than the network size makes
@@ -77,7 +77,7 @@ fn rates(n: usize, complete_within: u16, far_known: f64, seeds: u64) -> (usize, 
         // per-bucket /24 cap across two near buckets.
         let bits = (n as f64).log2().ceil() as usize + 4;
         ids.extend(mined(&mut rng, &local, bits, 8));
-        if table_anomaly(&local, &ids, &config).anomalous {
+        if table_anomaly(&local, &ids, &config, None).anomalous {
             detected += 1;
         }
     }

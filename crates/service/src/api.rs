@@ -2,9 +2,11 @@
 //! risk summary. These are the JSON shapes of the HTTP API (design.md,
 //! "Outside contracts").
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use discguard_netgroup::NetGroups;
+use discguard_risk::{KeyspaceConfig, ScopeRisk};
 use discv5::Enr;
 use serde::{Deserialize, Serialize};
 
@@ -194,42 +196,91 @@ pub struct TableResponse {
     pub discv5_buckets: Vec<Discv5BucketView>,
 }
 
-/// The largest group of one kind.
-#[derive(Clone, Debug, Serialize)]
-pub struct TopGroup {
-    /// The group (`3.147.37.0/24`, `AS16509`, ...).
-    pub group: String,
-    /// Entries in it.
-    pub count: usize,
-    /// Its share of the set, in `[0, 1]`.
-    pub share: f64,
+/// One value per group kind.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KindValues {
+    /// IPv4 /24 and IPv6 /48.
+    pub narrow: f64,
+    /// IPv4 /16 and IPv6 /32.
+    pub wide: f64,
+    /// Autonomous systems.
+    pub asn: f64,
 }
 
-/// Figures for one group kind.
-#[derive(Clone, Debug, Serialize)]
-pub struct KindRisk {
-    /// Distinct groups.
-    pub distinct_groups: usize,
-    /// The largest group, if the set is non-empty.
-    pub top_group: Option<TopGroup>,
+/// The headline per scope.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScopeValues {
+    /// discv5's own k-buckets.
+    pub table: f64,
+    /// The curated view.
+    pub view: f64,
+    /// The peers last served; `null` until the first `/v1/peers`.
+    pub served: Option<f64>,
 }
 
-/// Answer of `GET /v1/risk` (first version: view size, distinct groups per
-/// kind, top group share).
-#[derive(Clone, Debug, Serialize)]
+/// Every measure, per scope.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Scopes {
+    /// discv5's own k-buckets (what we answer other nodes' FINDNODE from).
+    pub table: ScopeRisk,
+    /// The curated view.
+    pub view: ScopeRisk,
+    /// The peers last served to the consensus client; `null` until the
+    /// first `/v1/peers`.
+    pub served: Option<ScopeRisk>,
+}
+
+/// The keyspace test over recent lookups.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LookupKeyspace {
+    /// Lookups tested (those that ran while a network-size estimate existed).
+    pub tested: usize,
+    /// Smallest per-lookup p-value times the lookups tested (Bonferroni), at
+    /// most 1.
+    pub p_value: f64,
+    /// `p_value` below the configured α.
+    pub anomalous: bool,
+    /// Largest KL divergence of a lookup's CPL histogram, in nats.
+    pub divergence_nats: f64,
+}
+
+/// Measures of recent lookups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LookupRisk {
+    /// Successful lookups remembered (at most the last 16).
+    pub recent: usize,
+    /// Seconds since the last successful lookup; `null` before the first.
+    pub seconds_since_success: Option<u64>,
+    /// Distinct groups per result, mean over recent lookups with results.
+    pub diversity: Option<KindValues>,
+    /// The keyspace test over recent lookups.
+    pub keyspace: LookupKeyspace,
+}
+
+/// Answer of `GET /v1/risk`: every eclipse-risk measure of every scope
+/// (`docs/risk.md`), the same numbers as the `discguard_risk_*` and
+/// `discguard_eclipse_risk` gauges.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RiskResponse {
+    /// The headline `eclipse_risk` of each scope, in `[0, 1]`.
+    pub eclipse_risk: ScopeValues,
     /// Entries in the view.
     pub view_size: usize,
     /// Entries in discv5's own table.
     pub discv5_table_size: usize,
     /// Whether ASN groups come from a database (else they are /16 or /32).
     pub asn_database: bool,
-    /// Narrow groups (IPv4 /24, IPv6 /48).
-    pub narrow: KindRisk,
-    /// Wide groups (IPv4 /16, IPv6 /32).
-    pub wide: KindRisk,
-    /// Autonomous systems.
-    pub asn: KindRisk,
+    /// Every measure, per scope.
+    pub scopes: Scopes,
+    /// Measures of recent lookups.
+    pub lookups: LookupRisk,
+    /// Admissions to the view refused by the policy since start, by reason.
+    pub rejections: BTreeMap<String, u64>,
+    /// Entries removed since start, by table (`view`, `discv5`) and reason.
+    pub evictions: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Parameters of the keyspace test of the view (the table's differs only
+    /// in its bucket size, 16).
+    pub keyspace_config: KeyspaceConfig,
 }
 
 /// Answer of `GET /healthz`.

@@ -45,6 +45,7 @@ pub mod error;
 pub mod libp2p;
 pub mod metrics;
 pub mod network;
+mod risk;
 mod service;
 
 pub use config::{ForkFilter, ServiceConfig};

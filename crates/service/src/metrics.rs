@@ -50,6 +50,54 @@ pub const ASN_DATABASE_ENTRIES: &str = "discguard_asn_database_entries";
 /// Peers in the last answer to the consensus client.
 pub const SERVED_PEERS: &str = "discguard_served_peers";
 
+/// Unix time of the last successful lookup (the start time until the first).
+pub const LOOKUP_LAST_SUCCESS: &str = "discguard_lookup_last_success_timestamp_seconds";
+
+// Eclipse risk (see `docs/risk.md`). Label `scope`: `table` (discv5's
+// k-buckets), `view`, `served`; keyspace gauges also `lookup`. Label `kind`:
+// `narrow`, `wide`, `asn`.
+
+/// Headline eclipse risk in [0,1] (label `scope`).
+pub const ECLIPSE_RISK: &str = "discguard_eclipse_risk";
+/// Peers in the scope's set (label `scope`).
+pub const RISK_PEERS: &str = "discguard_risk_peers";
+/// Group entropy in nats (labels `scope`, `kind`).
+pub const RISK_ENTROPY: &str = "discguard_risk_group_entropy_nats";
+/// Effective groups e^H (labels `scope`, `kind`).
+pub const RISK_EFFECTIVE_GROUPS: &str = "discguard_risk_effective_groups";
+/// H / ln|S| (labels `scope`, `kind`).
+pub const RISK_NORMALIZED_ENTROPY: &str = "discguard_risk_normalized_entropy_ratio";
+/// Distinct groups (labels `scope`, `kind`).
+pub const RISK_DISTINCT_GROUPS: &str = "discguard_risk_distinct_groups";
+/// Share of the largest group (labels `scope`, `kind`).
+pub const RISK_TOP_SHARE: &str = "discguard_risk_top_group_share_ratio";
+/// Share of the five largest groups (labels `scope`, `kind`).
+pub const RISK_TOP5_SHARE: &str = "discguard_risk_top5_share_ratio";
+/// Herfindahl–Hirschman index (labels `scope`, `kind`).
+pub const RISK_HHI: &str = "discguard_risk_hhi_ratio";
+/// Fewest groups holding a majority (labels `scope`, `kind`).
+pub const RISK_GROUPS_TO_MAJORITY: &str = "discguard_risk_groups_to_majority";
+/// Share of groups at their table cap (labels `scope`, `kind`).
+pub const RISK_CAP_PRESSURE: &str = "discguard_risk_cap_pressure_ratio";
+/// Entries of the five largest groups (labels `scope`, `kind`, `group`).
+pub const RISK_TOP_GROUP_ENTRIES: &str = "discguard_risk_top_group_entries";
+/// 1 when the keyspace test flags mined node IDs (label `scope`).
+pub const RISK_KEYSPACE_ANOMALY: &str = "discguard_risk_keyspace_anomaly";
+/// Bonferroni-corrected p-value of the keyspace test (label `scope`).
+pub const RISK_KEYSPACE_P_VALUE: &str = "discguard_risk_keyspace_p_value";
+/// KL divergence of lookups' CPL histogram from its expectation (label `scope`).
+pub const RISK_KEYSPACE_DIVERGENCE: &str = "discguard_risk_keyspace_divergence_nats";
+/// Network size estimated from the far buckets (label `scope`).
+pub const RISK_NETWORK_SIZE: &str = "discguard_risk_network_size_estimate";
+/// Share of entries that came from inbound contact (label `scope`).
+pub const RISK_UNSOLICITED: &str = "discguard_risk_unsolicited_insertion_ratio";
+/// Median entry age (label `scope`).
+pub const RISK_MEDIAN_AGE: &str = "discguard_risk_median_entry_age_seconds";
+/// Removals per hour (label `scope`).
+pub const RISK_TURNOVER: &str = "discguard_risk_turnover_per_hour";
+/// Distinct groups per result in recent lookups (label `kind`).
+pub const RISK_LOOKUP_DIVERSITY: &str = "discguard_risk_lookup_diversity_ratio";
+
 /// Describes every metric (help text and unit). Call once after installing
 /// a recorder.
 pub fn describe() {
@@ -151,5 +199,171 @@ pub fn describe() {
         SERVED_PEERS,
         Unit::Count,
         "Peers in the last answer given to the consensus client."
+    );
+    describe_gauge!(
+        LOOKUP_LAST_SUCCESS,
+        Unit::Seconds,
+        "Unix time of the last successful lookup; the process start time until the first."
+    );
+    describe_risk();
+}
+
+/// Registers the labelled counters at zero for every label value known in
+/// advance, so that dashboards and alert rules see a series (and `rate()`
+/// a starting point) before the first event (Prometheus instrumentation
+/// guidelines: "avoid missing metrics").
+pub fn register_zeroes() {
+    for outcome in ["ok", "error"] {
+        metrics::counter!(LOOKUPS, "outcome" => outcome).increment(0);
+    }
+    for reason in [
+        "bucket_cap_narrow",
+        "bucket_cap_wide",
+        "bucket_cap_asn",
+        "table_cap_narrow",
+        "table_cap_wide",
+        "table_cap_asn",
+        "bucket_full",
+    ] {
+        metrics::counter!(POLICY_REJECTIONS, "table" => "view", "reason" => reason).increment(0);
+    }
+    for reason in [
+        "diversity",
+        "unresponsive",
+        "address_changed",
+        "fork_digest",
+    ] {
+        metrics::counter!(POLICY_EVICTIONS, "table" => "view", "reason" => reason).increment(0);
+    }
+    for table in ["view", "discv5"] {
+        metrics::counter!(ADMISSIONS, "table" => table).increment(0);
+    }
+    for outcome in [
+        "queued",
+        "dropped_queue_full",
+        "rejected_static",
+        "rejected_policy",
+        "already_in_view",
+        "tried_recently",
+        "verified",
+        "unreachable",
+    ] {
+        metrics::counter!(CANDIDATES, "outcome" => outcome).increment(0);
+    }
+    for purpose in ["verify", "liveness"] {
+        for outcome in ["ok", "failed"] {
+            metrics::counter!(PINGS, "purpose" => purpose, "outcome" => outcome).increment(0);
+        }
+    }
+    for reason in [
+        "bucket_cap_narrow",
+        "bucket_cap_wide",
+        "bucket_cap_asn",
+        "table_cap_narrow",
+        "table_cap_wide",
+        "table_cap_asn",
+        "group_cap",
+    ] {
+        metrics::counter!(POLICY_EVICTIONS, "table" => "discv5", "reason" => reason).increment(0);
+        metrics::counter!(BANS, "reason" => reason).increment(0);
+    }
+    metrics::counter!(SESSIONS_ESTABLISHED).increment(0);
+    metrics::counter!(SESSIONS_EXPIRED).increment(0);
+}
+
+fn describe_risk() {
+    const SCOPE: &str = "; label scope is table (discv5's k-buckets), view or served";
+    const KIND: &str = ", kind is narrow (/24, /48), wide (/16, /32) or asn";
+    describe_gauge!(
+        ECLIPSE_RISK,
+        format!(
+            "Eclipse risk in [0,1]: max(1/groups to majority of the most concentrated kind, keyspace anomaly){SCOPE}."
+        )
+    );
+    describe_gauge!(RISK_PEERS, Unit::Count, format!("Peers in the set{SCOPE}."));
+    describe_gauge!(
+        RISK_ENTROPY,
+        format!("Shannon entropy of the group shares, in nats{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_EFFECTIVE_GROUPS,
+        format!("Effective groups e^H{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_NORMALIZED_ENTROPY,
+        format!("Group entropy over its maximum, H / ln|S|, in [0,1]{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_DISTINCT_GROUPS,
+        Unit::Count,
+        format!("Distinct groups{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_TOP_SHARE,
+        format!("Share of the set held by its largest group{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_TOP5_SHARE,
+        format!("Share of the set held by its five largest groups{SCOPE}{KIND}.")
+    );
+    describe_gauge!(
+        RISK_HHI,
+        format!(
+            "Herfindahl-Hirschman index of the group shares, sum of squared shares{SCOPE}{KIND}."
+        )
+    );
+    describe_gauge!(
+        RISK_GROUPS_TO_MAJORITY,
+        Unit::Count,
+        format!(
+            "Fewest groups that together hold more than half of the set (low is dangerous; 0 when empty){SCOPE}{KIND}."
+        )
+    );
+    describe_gauge!(
+        RISK_CAP_PRESSURE,
+        format!("Share of groups at their per-table cap{SCOPE} (table or view){KIND}.")
+    );
+    describe_gauge!(
+        RISK_TOP_GROUP_ENTRIES,
+        Unit::Count,
+        format!(
+            "Entries of each of the five largest groups, label group; a group that left the top five reads 0{SCOPE}{KIND}."
+        )
+    );
+    describe_gauge!(
+        RISK_KEYSPACE_ANOMALY,
+        "1 when the keyspace test flags node IDs mined close to ours (scope table or view) or to a lookup target (scope lookup), else 0."
+    );
+    describe_gauge!(
+        RISK_KEYSPACE_P_VALUE,
+        "Bonferroni-corrected p-value of the keyspace test (Poisson tails of bucket fills or lookup prefix lengths); label scope."
+    );
+    describe_gauge!(
+        RISK_KEYSPACE_DIVERGENCE,
+        "Largest KL divergence, in nats, of recent lookups' common-prefix-length histogram from its expectation; label scope is lookup."
+    );
+    describe_gauge!(
+        RISK_NETWORK_SIZE,
+        Unit::Count,
+        "Network size estimated from the fill of the far buckets (0 while the table is too young); label scope is table or view."
+    );
+    describe_gauge!(
+        RISK_UNSOLICITED,
+        format!(
+            "Share of entries that came from inbound contact rather than our own requests{SCOPE} (table or view)."
+        )
+    );
+    describe_gauge!(
+        RISK_MEDIAN_AGE,
+        Unit::Seconds,
+        format!("Median time entries have been in the set{SCOPE}.")
+    );
+    describe_gauge!(
+        RISK_TURNOVER,
+        format!("Entries removed per hour over the last hour{SCOPE} (table or view).")
+    );
+    describe_gauge!(
+        RISK_LOOKUP_DIVERSITY,
+        "Distinct groups per result in recent lookups, mean, in [0,1]; label kind."
     );
 }

@@ -19,14 +19,17 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, info, trace, warn};
 
+use discguard_risk::{KeyspaceConfig, Member, ScopeInput, assess};
+
 use crate::api::{
-    BucketView, Discv5BucketView, Discv5EntryView, GroupsView, Health, KindRisk, PeerInfo,
-    RiskResponse, TableEntryView, TableResponse, TopGroup,
+    BucketView, Discv5BucketView, Discv5EntryView, GroupsView, Health, PeerInfo, RiskResponse,
+    ScopeValues, Scopes, TableEntryView, TableResponse,
 };
 use crate::config::{ForkFilter, ServiceConfig};
 use crate::error::{ConfigError, StartError};
 use crate::metrics as m;
 use crate::network::enr_fork_digest;
+use crate::risk::{RiskTracker, Scope};
 
 /// What the view keeps per entry besides its groups.
 #[derive(Clone, Debug)]
@@ -44,6 +47,9 @@ pub struct ViewRecord {
     pub checked_at: Instant,
     /// Liveness pings failed in a row.
     pub failures: u8,
+    /// Whether it entered the view from inbound contact: a session it opened
+    /// (discv5 reports the direction), not one we asked for.
+    pub unsolicited: bool,
 }
 
 /// Why an ENR never reached the policy.
@@ -114,6 +120,11 @@ impl RecentlyTried {
         }
     }
 
+    /// Whether `id` was tried (and not yet forgotten).
+    fn contains(&self, id: &NodeId) -> bool {
+        self.set.contains(id)
+    }
+
     /// Records `id` as tried now; false when it was tried recently.
     fn try_mark(&mut self, id: NodeId, now: Instant) -> bool {
         while let Some(&(old, at)) = self.order.front() {
@@ -134,8 +145,9 @@ impl RecentlyTried {
 
 struct State {
     view: View<ViewRecord>,
-    /// Mirror of discv5's own table, for its group caps.
-    shadow: View<()>,
+    /// Mirror of discv5's own table, for its group caps; each entry with the
+    /// time it was first mirrored.
+    shadow: View<Instant>,
     tried: RecentlyTried,
     /// Nodes evicted from discv5's table recently: a second offence within
     /// [`ServiceConfig::cap_ban`] gets a ban.
@@ -160,6 +172,8 @@ struct Inner {
     /// (`select_diverse`): drawn once per process, so the order is stable
     /// between requests but cannot be bought with a low AS number.
     serve_salt: u64,
+    /// Eclipse-risk bookkeeping (removals, served set, recent lookups).
+    risk: RiskTracker,
 }
 
 /// A handle to the running service; cheap to clone.
@@ -315,7 +329,10 @@ impl ServiceHandle {
             shutdown,
             tasks: Mutex::new(JoinSet::new()),
             serve_salt: rand::random(),
+            risk: RiskTracker::default(),
         });
+        metrics::gauge!(m::LOOKUP_LAST_SUCCESS).set(unix_now());
+        m::register_zeroes();
         let handle = Self { inner };
         info!(
             node_id = %local_id,
@@ -438,6 +455,10 @@ impl ServiceHandle {
         }
         let id = raw(&enr.node_id());
         let groups = self.inner.classifier.groups(socket.ip());
+        // A session is unsolicited when the node opened it (discv5's table
+        // knows the direction) or, for a node discv5 did not keep, when we
+        // never PINGed it ourselves. A PONG is always an answer to us.
+        let inbound = observed.map(|_| self.session_inbound(&enr.node_id()));
         let mut state = self.inner.state.write();
         if let Some(record) = state.view.get_mut(&id) {
             if enr.seq() >= record.enr.seq() {
@@ -454,6 +475,9 @@ impl ServiceHandle {
             record.failures = 0;
             return Admission::Refreshed;
         }
+        let unsolicited = inbound
+            .map(|inbound| inbound.unwrap_or_else(|| !state.tried.contains(&enr.node_id())))
+            .unwrap_or(false);
         let record = ViewRecord {
             enr: enr.clone(),
             socket,
@@ -461,6 +485,7 @@ impl ServiceHandle {
             last_seen: now,
             checked_at: now,
             failures: 0,
+            unsolicited,
         };
         match state.view.insert(id, groups, 0, record) {
             Ok(evicted) => {
@@ -469,6 +494,8 @@ impl ServiceHandle {
                 if evicted.is_some() {
                     metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => "diversity")
                         .increment(1);
+                    self.inner.risk.evicted("view", "diversity");
+                    self.inner.risk.removed(Scope::View, now, 1);
                 }
                 debug!(node_id = %enr.node_id(), %socket, asn = ?groups.asn_number(), ?evicted, "admitted into the view");
                 Admission::Admitted { evicted }
@@ -477,6 +504,7 @@ impl ServiceHandle {
                 let reason = rejected.reason;
                 metrics::counter!(m::POLICY_REJECTIONS, "table" => "view", "reason" => reason_label(&reason))
                     .increment(1);
+                self.inner.risk.rejected(reason_label(&reason));
                 trace!(node_id = %enr.node_id(), %reason, "view rejected node");
                 Admission::Policy(reason)
             }
@@ -488,8 +516,26 @@ impl ServiceHandle {
         if removed {
             metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => reason)
                 .increment(1);
+            self.inner.risk.evicted("view", reason);
+            self.inner.risk.removed(Scope::View, Instant::now(), 1);
         }
         removed
+    }
+
+    /// Whether discv5's table holds `node_id` with an incoming connection
+    /// (`None` when the table does not hold it).
+    fn session_inbound(&self, node_id: &NodeId) -> Option<bool> {
+        let key = discv5::Key::from(*node_id);
+        self.inner
+            .discv5
+            .read()
+            .with_kbuckets(|kbuckets| match kbuckets.write().entry(&key) {
+                discv5::kbucket::Entry::Present(_, status)
+                | discv5::kbucket::Entry::Pending(_, status) => {
+                    Some(status.direction == discv5::ConnectionDirection::Incoming)
+                }
+                _ => None,
+            })
     }
 
     /// A node entered discv5's own table: keep it only if the mirror of that
@@ -505,13 +551,15 @@ impl ServiceHandle {
         };
         let groups = self.inner.classifier.groups(socket.ip());
         let id = raw(&node_id);
+        let now = Instant::now();
         let mut state = self.inner.state.write();
         if let Some(old) = replaced {
             state.shadow.remove(&raw(&old));
+            self.inner.risk.removed(Scope::Table, now, 1);
         }
         match state.shadow.decide(&id, &groups, 0) {
             Decision::Admit => {
-                let _ = state.shadow.insert(id, groups, 0, ());
+                let _ = state.shadow.insert(id, groups, 0, now);
                 metrics::counter!(m::ADMISSIONS, "table" => "discv5").increment(1);
             }
             Decision::Reject(RejectReason::AlreadyPresent) => {}
@@ -551,6 +599,8 @@ impl ServiceHandle {
         discv5.remove_node(node_id);
         metrics::counter!(m::POLICY_EVICTIONS, "table" => "discv5", "reason" => reason)
             .increment(1);
+        self.inner.risk.evicted("discv5", reason);
+        self.inner.risk.removed(Scope::Table, Instant::now(), 1);
         if ban {
             discv5.ban_node(node_id, Some(self.inner.config.cap_ban));
             metrics::counter!(m::BANS, "reason" => reason).increment(1);
@@ -598,10 +648,25 @@ impl ServiceHandle {
                     evict.push((*id, *reason, ban));
                 }
                 None => {
-                    let _ = shadow.insert(raw(id), *groups, 0, ());
+                    let since = state
+                        .shadow
+                        .get(&raw(id))
+                        .map_or_else(Instant::now, |e| e.payload);
+                    let _ = shadow.insert(raw(id), *groups, 0, since);
                 }
             }
         }
+        // Entries discv5 dropped on its own since the last look (it has no
+        // "removed" event) count as turnover too.
+        let present: HashSet<RawId> = entries.iter().map(|(id, _, _)| raw(id)).collect();
+        let vanished = state
+            .shadow
+            .iter()
+            .filter(|e| !present.contains(&e.id))
+            .count();
+        self.inner
+            .risk
+            .removed(Scope::Table, Instant::now(), vanished);
         state.shadow = shadow;
         drop(state);
         for (id, reason, ban) in &evict {
@@ -640,7 +705,16 @@ impl ServiceHandle {
                 } => {
                     // discv5 drops such a node from its table: keep the
                     // mirror in step.
-                    self.inner.state.write().shadow.remove(&raw(&node_id));
+                    if self
+                        .inner
+                        .state
+                        .write()
+                        .shadow
+                        .remove(&raw(&node_id))
+                        .is_some()
+                    {
+                        self.inner.risk.removed(Scope::Table, Instant::now(), 1);
+                    }
                     debug!(%node_id, %socket, "ENR does not match the socket it came from");
                 }
                 _ => {}
@@ -774,6 +848,23 @@ impl ServiceHandle {
                 metrics::histogram!(m::LOOKUP_RESULTS).record(found.len() as f64);
                 self.inner.lookups_ok.fetch_add(1, Ordering::Relaxed);
                 *self.inner.last_lookup_ok.lock() = Some(Instant::now());
+                metrics::gauge!(m::LOOKUP_LAST_SUCCESS).set(unix_now());
+                let results: Vec<(RawId, discguard_netgroup::NetGroups)> = found
+                    .iter()
+                    .filter_map(|enr| {
+                        let socket = enr_udp_socket(enr)?;
+                        Some((
+                            raw(&enr.node_id()),
+                            self.inner.classifier.groups(socket.ip()),
+                        ))
+                    })
+                    .collect();
+                self.inner.risk.looked_up(
+                    &raw(&self.inner.local_id),
+                    &raw(&target),
+                    &results,
+                    &self.table_keyspace(),
+                );
                 debug!(%target, found = found.len(), "lookup finished");
                 for enr in &found {
                     self.offer_candidate(enr.clone());
@@ -949,6 +1040,8 @@ impl ServiceHandle {
         metrics::gauge!(m::TABLE_ENTRIES).set(table.len() as f64);
         published.table = publish_buckets(m::TABLE_BUCKET_ENTRIES, &published.table, &table_counts);
         metrics::gauge!(m::CONNECTED_PEERS).set(discv5.connected_peers() as f64);
+        drop(discv5);
+        self.publish_risk();
     }
 
     fn view_len(&self) -> usize {
@@ -982,6 +1075,18 @@ impl ServiceHandle {
             self.inner.serve_salt,
         );
         let local = raw(&self.inner.local_id);
+        self.inner.risk.served(
+            chosen
+                .iter()
+                .map(|e| {
+                    let member = Member {
+                        unsolicited: Some(e.payload.unsolicited),
+                        ..Member::new(e.id, e.groups)
+                    };
+                    (member, e.payload.first_seen)
+                })
+                .collect(),
+        );
         let peers: Vec<PeerInfo> = chosen
             .into_iter()
             .map(|e| {
@@ -1076,27 +1181,125 @@ impl ServiceHandle {
         }
     }
 
-    /// View size, distinct groups per kind and the top group's share.
-    pub fn risk(&self) -> RiskResponse {
-        let discv5_table_size = self.inner.discv5.read().table_entries_id().len();
-        let state = self.inner.state.read();
-        let n = state.view.len();
-        let kind = |k: GroupKind| KindRisk {
-            distinct_groups: state.view.distinct_groups(k),
-            top_group: state.view.top_group(k).map(|(g, count)| TopGroup {
-                group: g.to_string(),
-                count,
-                share: if n == 0 { 0.0 } else { count as f64 / n as f64 },
-            }),
-        };
-        RiskResponse {
-            view_size: n,
-            discv5_table_size,
-            asn_database: self.inner.classifier.asn_db().is_some(),
-            narrow: kind(GroupKind::Narrow),
-            wide: kind(GroupKind::Wide),
-            asn: kind(GroupKind::Asn),
+    /// Parameters of the keyspace test of discv5's table (k = 16).
+    fn table_keyspace(&self) -> KeyspaceConfig {
+        KeyspaceConfig {
+            bucket_size: discguard_policy::MAX_NODES_PER_BUCKET,
+            ..KeyspaceConfig::default()
         }
+    }
+
+    /// Parameters of the keyspace test of the view (its own bucket size).
+    fn view_keyspace(&self) -> KeyspaceConfig {
+        KeyspaceConfig {
+            bucket_size: self.inner.config.policy.bucket_size,
+            ..KeyspaceConfig::default()
+        }
+    }
+
+    /// Every eclipse-risk measure of the table, the view, the served peers
+    /// and recent lookups (`GET /v1/risk`, and the `discguard_risk_*`
+    /// gauges). See `docs/risk.md`.
+    pub fn risk(&self) -> RiskResponse {
+        let now = Instant::now();
+        let started = self.inner.started;
+        let local = raw(&self.inner.local_id);
+        let caps = self.inner.config.policy.caps();
+        let table_entries = self.inner.discv5.read().table_entries();
+        let (table, view) = {
+            let state = self.inner.state.read();
+            let table: Vec<Member> = table_entries
+                .iter()
+                .filter_map(|(id, enr, status)| {
+                    let socket = enr_udp_socket(enr)?;
+                    let id = raw(id);
+                    Some(Member {
+                        id,
+                        groups: self.inner.classifier.groups(socket.ip()),
+                        age: state
+                            .shadow
+                            .get(&id)
+                            .map(|e| now.saturating_duration_since(e.payload)),
+                        unsolicited: Some(
+                            status.direction == discv5::ConnectionDirection::Incoming,
+                        ),
+                    })
+                })
+                .collect();
+            let view: Vec<Member> = state
+                .view
+                .iter()
+                .map(|e| Member {
+                    id: e.id,
+                    groups: e.groups,
+                    age: Some(now.saturating_duration_since(e.payload.first_seen)),
+                    unsolicited: Some(e.payload.unsolicited),
+                })
+                .collect();
+            (table, view)
+        };
+        let size_hint = self.inner.risk.lookup_network_size();
+        let table_risk = assess(&ScopeInput {
+            members: &table,
+            caps: Some(caps),
+            keyspace: Some((local, self.table_keyspace())),
+            network_size_hint: size_hint,
+            turnover_per_hour: Some(self.inner.risk.turnover(Scope::Table, now, started)),
+        });
+        let view_risk = assess(&ScopeInput {
+            members: &view,
+            caps: Some(caps),
+            keyspace: Some((local, self.view_keyspace())),
+            network_size_hint: size_hint,
+            turnover_per_hour: Some(self.inner.risk.turnover(Scope::View, now, started)),
+        });
+        let served_risk = self
+            .inner
+            .risk
+            .served_members(now)
+            .map(|served| assess(&ScopeInput::new(&served)));
+        self.inner.risk.set_network_size(
+            table_risk
+                .keyspace
+                .as_ref()
+                .and_then(|k| k.network_size_estimate),
+        );
+        let last_ok = *self.inner.last_lookup_ok.lock();
+        let lookups = self.inner.risk.lookup_risk(
+            last_ok.map(|t| now.saturating_duration_since(t).as_secs()),
+            self.table_keyspace().alpha,
+        );
+        RiskResponse {
+            eclipse_risk: ScopeValues {
+                table: table_risk.eclipse_risk,
+                view: view_risk.eclipse_risk,
+                served: served_risk.as_ref().map(|r| r.eclipse_risk),
+            },
+            view_size: view.len(),
+            discv5_table_size: table_entries.len(),
+            asn_database: self.inner.classifier.asn_db().is_some(),
+            scopes: Scopes {
+                table: table_risk,
+                view: view_risk,
+                served: served_risk,
+            },
+            lookups,
+            rejections: self.inner.risk.rejection_counts(),
+            evictions: self.inner.risk.eviction_counts(),
+            keyspace_config: self.view_keyspace(),
+        }
+    }
+
+    /// Computes [`Self::risk`] and sets every risk gauge.
+    fn publish_risk(&self) {
+        let risk = self.risk();
+        let tracker = &self.inner.risk;
+        tracker.publish_scope("table", &risk.scopes.table);
+        tracker.publish_scope("view", &risk.scopes.view);
+        if let Some(served) = &risk.scopes.served {
+            tracker.publish_scope("served", served);
+        }
+        tracker.publish_lookups(&risk.lookups);
     }
 
     /// Liveness summary for `/healthz`.
@@ -1135,6 +1338,13 @@ fn reason_label(reason: &RejectReason) -> &'static str {
         RejectReason::TableCap { kind: Asn, .. } => "table_cap_asn",
         other => other.as_str(),
     }
+}
+
+/// Seconds since the Unix epoch, as a float (0 if the clock is before 1970).
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Resolves once shutdown is signalled, including when it was signalled
