@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check of the project, after setting up what the tests need:
 #   - Debian package `prometheus` (promtool, prometheus) when missing,
+#   - Debian package `docker-compose` (checks docker-compose.yml; no container engine) when missing,
 #   - the npm packages of tests/js (Lodestar's discv5, ASN data), pinned by package-lock.json.
 # Then: rustfmt, clippy (-D warnings), rustdoc (-D warnings), cargo test.
 # Usage: scripts/test.sh [extra cargo test args]
@@ -11,6 +12,7 @@ say() { printf '\n==> %s\n' "$*"; }
 
 need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

@@ -220,8 +220,9 @@ pub fn assess(input: &ScopeInput<'_>) -> ScopeRisk {
 ///   mined cluster, and a product has no unit an operator can reason about.
 ///
 /// Healthy mainnet views sit near 0.1 (about ten ASNs hold half of the
-/// Ethereum population: research.md); alert rules page at 0.5 (two groups
-/// hold a majority, or mined IDs).
+/// Ethereum population: research.md); 0.5 means two groups hold a
+/// majority. The alert rules page above 0.5: one group holds a majority,
+/// mined IDs, or an empty set.
 pub fn eclipse_risk(groups: &KindStats, keyspace_anomalous: bool) -> f64 {
     let g = groups
         .iter()
