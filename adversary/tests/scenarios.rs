@@ -203,6 +203,15 @@ fn id_mining_fills_near_buckets_of_the_undefended_victim() {
         near.attacker > 0,
         "mined Sybils in the near buckets: {near:?}"
     );
+    // Eight IDs sharing 8 bits with the victim where 80 nodes leave 0.3
+    // expected: the keyspace test of the undefended table flags them.
+    let risk = default.risk.as_ref().expect("risk measured");
+    let keyspace = risk.table.keyspace.expect("table tested");
+    assert!(
+        keyspace.anomalous && keyspace.p_value < 1e-3,
+        "mined IDs flagged: {keyspace:?} (near buckets {near:?})"
+    );
+    assert_eq!(risk.table.eclipse_risk, 1.0, "a flag sets the risk to 1");
     assert!(r.parameters["mining_seconds"].as_f64().is_some());
 }
 
@@ -287,7 +296,65 @@ fn baseline_reports_diversity_against_the_population() {
             x.policy_rejections.is_some(),
             x.defense == Defense::Discguard
         );
+        // Every victim's risk is measured; without an attack no keyspace
+        // test fires, and 32 served peers over real ASNs are not eclipsed.
+        let risk = x.risk.as_ref().expect("risk measured");
+        assert_eq!(risk.view.is_some(), x.defense == Defense::Discguard);
+        assert_eq!(risk.served.peers, n);
+        assert!(risk.served.eclipse_risk < 0.5, "{}: {risk:?}", x.defense);
+        for scope in [Some(&risk.table), risk.view.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                scope.keyspace.is_none_or(|k| !k.anomalous),
+                "{}: false alarm {:?}",
+                x.defense,
+                scope.keyspace
+            );
+        }
     }
+}
+
+/// The keyspace flag over repeated runs: one run without attack and one
+/// with mined IDs per victim; the counts add up, the undefended table is
+/// flagged under attack and no table is flagged without one.
+#[test]
+fn keyspace_detection_counts_flags_over_runs() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        &[
+            "keyspace-detection",
+            "--runs",
+            "1",
+            "--honest",
+            "80",
+            "--bits",
+            "8",
+            "--sybils-per-victim",
+            "8",
+            "--duration",
+            "10",
+            "--seed",
+            "7",
+            "--port",
+            "32500",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.scenario, "keyspace-detection");
+    assert_eq!(r.runs.len(), 3);
+    for x in &r.runs {
+        let d = x.keyspace_detection.expect("detection counted");
+        assert_eq!((d.attacked_runs, d.baseline_runs), (1, 1), "{}", x.defense);
+        assert_eq!(d.false_alarms_table, 0, "{}: {d:?}", x.defense);
+        if x.defense == Defense::Discv5Default {
+            assert_eq!(d.detected_table, 1, "undefended table flagged: {d:?}");
+        }
+    }
+    let per_run = r.parameters["per_run"].as_array().expect("per-run flags");
+    assert_eq!(per_run.len(), 6, "3 victims × 2 phases");
 }
 
 /// Bad parameters are refused with a message naming them, before any node
@@ -320,6 +387,8 @@ fn bad_parameters_are_named() {
         (&["baseline", "--bucket-fill", "17"][..], "--bucket-fill 17"),
         (&["sybil-flood", "--port", "65534"][..], "--port 65534"),
         (&["baseline", "--honest", "1"][..], "--honest 1"),
+        (&["keyspace-detection", "--runs", "0"][..], "--runs 0"),
+        (&["keyspace-detection", "--runs", "200"][..], "--runs 200"),
     ] {
         let out = run(args, dir.path());
         let err = String::from_utf8_lossy(&out.stderr);
