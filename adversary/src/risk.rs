@@ -102,6 +102,20 @@ pub struct VictimRisk {
     pub view: Option<ScopeSummary>,
     /// The peers served.
     pub served: ScopeSummary,
+    /// Network size implied by each of the victim's lookups towards random
+    /// targets (`null`: the lookup failed or found fewer than k nodes).
+    #[serde(default)]
+    pub lookup_size_estimates: Vec<Option<f64>>,
+}
+
+impl VictimRisk {
+    /// With the per-lookup size estimates the hint came from.
+    pub fn with_lookup_sizes(self, sizes: Vec<Option<f64>>) -> Self {
+        Self {
+            lookup_size_estimates: sizes,
+            ..self
+        }
+    }
 }
 
 /// Computes a victim's risk from its `/v1/table` and served peers. `local`
@@ -159,6 +173,7 @@ pub fn victim_risk(
         table: (&table_risk).into(),
         view: view_risk.as_ref().map(Into::into),
         served: (&assess(&ScopeInput::new(&served))).into(),
+        lookup_size_estimates: Vec::new(),
     }
 }
 

@@ -43,7 +43,7 @@ const K: usize = 16;
 
 /// Lookups towards random targets each victim runs before its risk is
 /// measured: their median network-size estimate feeds the keyspace test.
-const SIZE_LOOKUPS: usize = 5;
+const SIZE_LOOKUPS: usize = 8;
 
 /// Settings every scenario shares.
 #[derive(Clone, Debug, clap::Args)]
@@ -500,6 +500,7 @@ impl Network {
                 let mut sizes = Vec::new();
                 for t in targets {
                     let Ok(found) = v.lookup(t).await else {
+                        sizes.push(None);
                         continue;
                     };
                     let ids: Vec<[u8; 32]> = found
@@ -507,25 +508,29 @@ impl Network {
                         .filter_map(|p| parse_node_id(&p.node_id))
                         .map(|id| id.raw())
                         .collect();
-                    sizes.extend(discguard_risk::network_size_from_lookup(&t.raw(), &ids, K));
+                    sizes.push(discguard_risk::network_size_from_lookup(&t.raw(), &ids, K));
                 }
-                discguard_risk::network_size_from_lookups(sizes)
+                sizes
             }
         }))
         .await;
         let mut out = Vec::new();
-        for (v, hint) in victims.iter().zip(hints) {
+        for (v, sizes) in victims.iter().zip(hints) {
+            let hint = discguard_risk::network_size_from_lookups(sizes.iter().flatten().copied());
             let measured = async {
                 let table = v.table().await?;
                 let served = v.served(self.common.served).await?;
-                anyhow::Ok(risk::victim_risk(
-                    &v.enr.node_id(),
-                    &table,
-                    v.defense.has_view(),
-                    &served,
-                    &self.placed,
-                    hint,
-                ))
+                anyhow::Ok(
+                    risk::victim_risk(
+                        &v.enr.node_id(),
+                        &table,
+                        v.defense.has_view(),
+                        &served,
+                        &self.placed,
+                        hint,
+                    )
+                    .with_lookup_sizes(sizes),
+                )
             }
             .await;
             out.push(match measured {
@@ -1149,6 +1154,7 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
             details.push(json!({
                 "phase": phase, "run": run, "defense": defense,
                 "table": risk.table.keyspace, "view": risk.view.as_ref().and_then(|v| v.keyspace),
+                "lookup_size_estimates": risk.lookup_size_estimates,
             }));
         }
     };

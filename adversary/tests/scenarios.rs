@@ -300,7 +300,8 @@ fn baseline_reports_diversity_against_the_population() {
         // test fires, and 32 served peers over real ASNs are not eclipsed.
         let risk = x.risk.as_ref().expect("risk measured");
         assert_eq!(risk.view.is_some(), x.defense == Defense::Discguard);
-        assert_eq!(risk.served.peers, n);
+        // Measured from its own /v1/peers call, just after the last sample.
+        assert!((1..=32).contains(&risk.served.peers), "{risk:?}");
         assert!(risk.served.eclipse_risk < 0.5, "{}: {risk:?}", x.defense);
         for scope in [Some(&risk.table), risk.view.as_ref()]
             .into_iter()

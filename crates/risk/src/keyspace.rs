@@ -16,9 +16,13 @@
 //!    estimate), but never below `k·2^(257−d)` for the nearest full bucket
 //!    `d` (a full bucket holds at least k of its expected nodes: a floor that
 //!    keeps a thin window from underestimating N̂, which would raise false
-//!    alarms). A table with no full bucket and fewer than
-//!    [`MIN_WINDOW_ENTRIES`] entries in the window is not tested: a young
-//!    table is not yet a sample.
+//!    alarms). N̂ is the larger of that and an independent estimate from
+//!    lookups towards random targets ([`network_size_from_lookups`]), and by
+//!    default ([`KeyspaceConfig::require_size_hint`]) there is no test
+//!    without the latter: a young table knows its near region far better
+//!    than its far buckets, so its own estimate runs low. A table with no
+//!    full bucket and fewer than [`MIN_WINDOW_ENTRIES`] entries in the
+//!    window is not tested either.
 //! 2. For every nearer bucket, `λ_d = min(k, N̂·2^(d−257))` and the tail
 //!    probability `p_d = P(X ≥ n_d)`, `X ~ Poisson(λ_d)`.
 //!    The same for every entry at distance ≤ d together (mean
@@ -76,6 +80,12 @@ pub struct KeyspaceConfig {
     pub window: usize,
     /// Entries the window must hold for a test.
     pub min_window_entries: usize,
+    /// Test only with an independent network-size estimate (from lookups):
+    /// a young table knows its near region (found by the bootstrap lookup
+    /// for our own ID) far better than its far buckets, so its own estimate
+    /// runs low and the near region looks over-full. On by default; off
+    /// tests a table that is known to be a fair sample on its own.
+    pub require_size_hint: bool,
 }
 
 impl Default for KeyspaceConfig {
@@ -85,6 +95,7 @@ impl Default for KeyspaceConfig {
             alpha: DEFAULT_ALPHA,
             window: ESTIMATION_WINDOW,
             min_window_entries: MIN_WINDOW_ENTRIES,
+            require_size_hint: true,
         }
     }
 }
@@ -132,8 +143,12 @@ pub struct BucketTest {
 /// Result of [`table_anomaly`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableAnomaly {
-    /// N̂, when the window held enough entries.
+    /// N̂ used by the test, when there was one.
     pub network_size_estimate: Option<f64>,
+    /// The table's own estimate (window, with the full-bucket floor).
+    pub network_size_from_table: Option<f64>,
+    /// The independent estimate passed in (from lookups), if any.
+    pub network_size_hint: Option<f64>,
     /// Log-distances of the estimation window, farthest first.
     pub window: Vec<u16>,
     /// Tests made (`m`): each bucket nearer than the window, alone and
@@ -154,9 +169,11 @@ pub struct TableAnomaly {
 }
 
 impl TableAnomaly {
-    fn untested(window: Vec<u16>) -> Self {
+    fn untested(window: Vec<u16>, hint: Option<f64>) -> Self {
         Self {
             network_size_estimate: None,
+            network_size_from_table: None,
+            network_size_hint: hint,
             window,
             tested_buckets: 0,
             p_value: 1.0,
@@ -194,11 +211,15 @@ pub fn table_anomaly<'a>(
     config: &KeyspaceConfig,
     size_hint: Option<f64>,
 ) -> TableAnomaly {
+    let size_hint = size_hint.filter(|h| h.is_finite());
+    if config.require_size_hint && size_hint.is_none() {
+        return TableAnomaly::untested(Vec::new(), None);
+    }
     let counts = bucket_counts(local, ids);
     let count = |d: u16| counts[usize::from(d) - 1];
     let k = config.bucket_size.max(1);
     let Some(first_open) = (1..=256u16).rev().find(|&d| count(d) < k) else {
-        return TableAnomaly::untested(Vec::new());
+        return TableAnomaly::untested(Vec::new(), size_hint);
     };
     let window_len = config.window.clamp(1, usize::from(first_open)) as u16;
     let window: Vec<u16> = (first_open + 1 - window_len..=first_open).rev().collect();
@@ -208,12 +229,11 @@ pub fn table_anomaly<'a>(
     // the estimate, and proof that the table is well stocked.
     let full_floor = (first_open < 256).then(|| k as f64 / shell_volume(first_open + 1));
     if in_window < config.min_window_entries.max(1) && full_floor.is_none() {
-        return TableAnomaly::untested(window);
+        return TableAnomaly::untested(window, size_hint);
     }
     let volume: f64 = window.iter().map(|&d| shell_volume(d)).sum();
-    let n_hat = (in_window as f64 / volume)
-        .max(full_floor.unwrap_or(0.0))
-        .max(size_hint.filter(|h| h.is_finite()).unwrap_or(0.0));
+    let from_table = (in_window as f64 / volume).max(full_floor.unwrap_or(0.0));
+    let n_hat = from_table.max(size_hint.unwrap_or(0.0));
     let nearest_window = first_open + 1 - window_len;
     let mut tests: Vec<BucketTest> = Vec::new();
     let mut within = 0usize;
@@ -259,6 +279,8 @@ pub fn table_anomaly<'a>(
     let excess_entries = in_buckets.max(in_cluster);
     TableAnomaly {
         network_size_estimate: Some(n_hat),
+        network_size_from_table: Some(from_table),
+        network_size_hint: size_hint,
         window,
         tested_buckets: tested,
         p_value,
@@ -305,11 +327,24 @@ pub fn network_size_from_lookup<'a>(
     (x_k > 0.0).then(|| (k as f64 / x_k - 1.0).max(1.0))
 }
 
-/// The median of the per-lookup estimates ([`network_size_from_lookup`])
-/// of lookups towards *random* targets: the median shrugs off the few
-/// lookups an attacker may have steered. `None` without an estimate.
+/// The upper quartile (nearest rank) of the per-lookup estimates
+/// ([`network_size_from_lookup`]) of lookups towards *random* targets.
+/// A lookup errs low far more than high: one that stalls short of the
+/// target's true neighbourhood, or is steered by peers answering with their
+/// own kind, finds a k-th closest node too far away (measured in the
+/// harness: honest runs between 0.6× and 2× of N, a few lookups through
+/// Sybils at 0.15×), while erring high needs node IDs closer to a random
+/// target than real ones, mined on the spot. The upper quartile ignores up
+/// to three quarters of low lookups and needs a quarter of them inflated to
+/// move. `None` without an estimate.
 pub fn network_size_from_lookups(estimates: impl IntoIterator<Item = f64>) -> Option<f64> {
-    crate::churn::median(estimates.into_iter().filter(|e| e.is_finite()))
+    let mut v: Vec<f64> = estimates.into_iter().filter(|e| e.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let rank = (3 * v.len()).div_ceil(4).max(1);
+    Some(v[rank - 1])
 }
 
 /// Result of [`lookup_anomaly`].
@@ -452,13 +487,39 @@ mod tests {
         }
     }
 
+    /// The table's own estimate alone (tests of the estimator).
+    fn alone() -> KeyspaceConfig {
+        KeyspaceConfig {
+            require_size_hint: false,
+            ..KeyspaceConfig::default()
+        }
+    }
+
+    #[test]
+    fn no_test_without_a_size_hint_by_default() {
+        let local = [0x11; 32];
+        let ids: Vec<NodeId> = (0..40u64)
+            .map(|s| at_distance(&local, 256 - (s % 8) as u16, s))
+            .collect();
+        let r = table_anomaly(&local, &ids, &KeyspaceConfig::default(), None);
+        assert_eq!(
+            (r.network_size_estimate, r.anomalous, r.p_value),
+            (None, false, 1.0)
+        );
+        assert!(
+            table_anomaly(&local, &ids, &alone(), None)
+                .network_size_estimate
+                .is_some()
+        );
+    }
+
     #[test]
     fn young_table_is_not_tested() {
         let local = [0; 32];
         let ids: Vec<NodeId> = (0..5)
             .map(|i| at_distance(&local, 256 - i, i.into()))
             .collect();
-        let r = table_anomaly(&local, &ids, &KeyspaceConfig::default(), None);
+        let r = table_anomaly(&local, &ids, &alone(), None);
         assert_eq!(r.network_size_estimate, None);
         assert!(!r.anomalous);
         assert_eq!(r.p_value, 1.0);
@@ -485,7 +546,7 @@ mod tests {
                 ids.push(at_distance(&local, d, s as u64));
             }
         }
-        let config = KeyspaceConfig::default();
+        let config = alone();
         let honest = table_anomaly(&local, &ids, &config, None);
         assert!(!honest.anomalous, "{honest:?}");
         let n_hat = honest.network_size_estimate.unwrap();
@@ -521,12 +582,14 @@ mod tests {
             .map(|s| at_distance(&local, 256 - (s % 4) as u16, s))
             .collect();
         ids.extend((0..6).map(|s| at_distance(&local, 250, 100 + s)));
-        let config = KeyspaceConfig::default();
-        let alone = table_anomaly(&local, &ids, &config, None);
+        let own = table_anomaly(&local, &ids, &alone(), None);
         assert!(
-            alone.anomalous,
-            "without the hint the near region looks mined: {alone:?}"
+            own.anomalous,
+            "without the hint the near region looks mined: {own:?}"
         );
+        // By default there is no test at all without a hint.
+        let config = KeyspaceConfig::default();
+        assert!(!table_anomaly(&local, &ids, &config, None).anomalous);
         // Lookups say N ≈ 1000: six at distance 250 (λ ≈ 7.8) is ordinary.
         let hinted = table_anomaly(&local, &ids, &config, Some(1000.0));
         assert!(!hinted.anomalous, "{hinted:?}");
@@ -548,7 +611,14 @@ mod tests {
         let n = network_size_from_lookup(&target, &ids, 16).unwrap();
         assert!((n - 4095.0).abs() < 1.0, "{n}");
         assert_eq!(network_size_from_lookup(&target, &ids[..3], 16), None);
-        assert_eq!(network_size_from_lookups([10.0, 1000.0, 20.0]), Some(20.0));
+        // Upper quartile, nearest rank: the 3rd of 3, the 6th of 8.
+        assert_eq!(
+            network_size_from_lookups([10.0, 1000.0, 20.0]),
+            Some(1000.0)
+        );
+        let eight = [27.0, 28.0, 120.0, 150.0, 180.0, 200.0, 210.0, 400.0];
+        assert_eq!(network_size_from_lookups(eight), Some(200.0));
+        assert_eq!(network_size_from_lookups([]), None);
     }
 
     #[test]

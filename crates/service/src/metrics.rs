@@ -57,7 +57,7 @@ pub const LOOKUP_LAST_SUCCESS: &str = "discguard_lookup_last_success_timestamp_s
 // k-buckets), `view`, `served`; keyspace gauges also `lookup`. Label `kind`:
 // `narrow`, `wide`, `asn`.
 
-/// Headline eclipse risk in [0,1] (label `scope`).
+/// Headline eclipse risk in `[0, 1]` (label `scope`).
 pub const ECLIPSE_RISK: &str = "discguard_eclipse_risk";
 /// Peers in the scope's set (label `scope`).
 pub const RISK_PEERS: &str = "discguard_risk_peers";

@@ -155,7 +155,7 @@ impl RiskTracker {
         })
     }
 
-    /// The median network size implied by recent lookups, once three
+    /// The network size implied by recent lookups (upper quartile), once three
     /// lookups gave one.
     pub(crate) fn lookup_network_size(&self) -> Option<f64> {
         let sizes = self.lookup_sizes.lock();
