@@ -589,17 +589,17 @@ impl Report {
                 let Some(d) = &r.keyspace_detection else {
                     continue;
                 };
-                let rate = |a: usize, b: usize| pct(if b == 0 { 0.0 } else { a as f64 / b as f64 });
+                let rate = |a: usize, b: usize| pct(ratio(a, b));
                 let _ = writeln!(
                     s,
                     "| {} | table | {}/{} | {} | {}/{} | {} | {} · {} |",
                     r.defense,
                     d.detected_table,
                     d.attacked_runs,
-                    rate(d.detected_table, d.attacked_runs),
+                    pct(d.detection_rate_table()),
                     d.false_alarms_table,
                     d.baseline_runs,
-                    rate(d.false_alarms_table, d.baseline_runs),
+                    pct(d.false_alarm_rate_table()),
                     d.tested_attacked_table,
                     d.tested_baseline_table,
                 );

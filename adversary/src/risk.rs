@@ -70,6 +70,19 @@ pub struct ScopeSummary {
     pub keyspace: Option<KeyspaceSummary>,
 }
 
+impl ScopeSummary {
+    /// Whether the keyspace test ran (it needs a network-size estimate).
+    pub fn tested(&self) -> bool {
+        self.keyspace
+            .is_some_and(|k| k.network_size_estimate.is_some())
+    }
+
+    /// Whether the keyspace test flagged the set.
+    pub fn flagged(&self) -> bool {
+        self.keyspace.is_some_and(|k| k.anomalous)
+    }
+}
+
 impl From<&ScopeRisk> for ScopeSummary {
     fn from(r: &ScopeRisk) -> Self {
         Self {

@@ -32,7 +32,7 @@ use crate::report::{
     Counts, Diversity, Entropy, KeyspaceDetection, LookupStats, NearBuckets, NetworkSize, Report,
     Run, RunCost, Sample,
 };
-use crate::risk::{self, VictimRisk};
+use crate::risk::{self, ScopeSummary, VictimRisk};
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
 use crate::victims::{Binaries, Defense, Victim, VictimSpec};
 use discguard_service::api::{TableResponse, parse_node_id};
@@ -131,12 +131,9 @@ pub struct SybilFlood {
     pub announce_every: u64,
 }
 
-/// `id-mining` parameters.
+/// The mined-ID attack of `id-mining` and `keyspace-detection`.
 #[derive(Clone, Debug, clap::Args)]
-pub struct IdMining {
-    /// Common settings.
-    #[command(flatten)]
-    pub common: Common,
+pub struct Mining {
     /// Leading bits each mined ID shares with its victim's ID (k).
     #[arg(long, default_value_t = 12)]
     pub bits: u32,
@@ -151,6 +148,43 @@ pub struct IdMining {
     pub announce_every: u64,
 }
 
+impl Mining {
+    /// Checks the flags; errors name the flag.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.sybils_per_victim == 0 {
+            bail!("--sybils-per-victim 0: nothing to attack with");
+        }
+        if self.sybil_ips == 0 || self.sybil_ips > 64 {
+            bail!("--sybil-ips {} is out of range 1..=64", self.sybil_ips);
+        }
+        // About 2^bits key generations of ~30 µs per mined key: 20 bits is
+        // half a minute of one core per key.
+        if self.bits > 20 {
+            bail!(
+                "--bits {} would take too long to mine here (at most 20)",
+                self.bits
+            );
+        }
+        Ok(())
+    }
+
+    /// Mined Sybils in all (three victims).
+    const fn sybils(&self) -> usize {
+        3 * self.sybils_per_victim
+    }
+}
+
+/// `id-mining` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct IdMining {
+    /// Common settings.
+    #[command(flatten)]
+    pub common: Common,
+    /// The attack.
+    #[command(flatten)]
+    pub mining: Mining,
+}
+
 /// `keyspace-detection` parameters.
 #[derive(Clone, Debug, clap::Args)]
 pub struct KeyspaceDetectionArgs {
@@ -161,18 +195,9 @@ pub struct KeyspaceDetectionArgs {
     /// each run with fresh victim keys on the same honest network (1..=127).
     #[arg(long, default_value_t = 30)]
     pub runs: usize,
-    /// Leading bits each mined ID shares with its victim's ID.
-    #[arg(long, default_value_t = 12)]
-    pub bits: u32,
-    /// Mined Sybils per victim.
-    #[arg(long, default_value_t = 24)]
-    pub sybils_per_victim: usize,
-    /// Distinct IPs the Sybils share.
-    #[arg(long, default_value_t = 2)]
-    pub sybil_ips: usize,
-    /// Seconds between a Sybil's PINGs to its victim.
-    #[arg(long, default_value_t = 10)]
-    pub announce_every: u64,
+    /// The attack of the `id-mining` runs.
+    #[command(flatten)]
+    pub mining: Mining,
 }
 
 /// `lookup-poisoning` parameters.
@@ -812,28 +837,12 @@ async fn mine_for(
     Ok((keys, target_of))
 }
 
-/// Checks the mining flags shared by `id-mining` and `keyspace-detection`.
-fn validate_mining(bits: u32, per_victim: usize, ips: usize) -> anyhow::Result<()> {
-    if per_victim == 0 {
-        bail!("--sybils-per-victim 0: nothing to attack with");
-    }
-    if ips == 0 || ips > 64 {
-        bail!("--sybil-ips {ips} is out of range 1..=64");
-    }
-    // About 2^bits key generations of ~30 µs per mined key: 20 bits is
-    // half a minute of one core per key.
-    if bits > 20 {
-        bail!("--bits {bits} would take too long to mine here (at most 20)");
-    }
-    Ok(())
-}
-
 /// `id-mining`.
 pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let c = &args.common;
-    c.validate(args.sybils_per_victim * 3)?;
-    validate_mining(args.bits, args.sybils_per_victim, args.sybil_ips)?;
-    let mut net = Network::start(c, 0.0, 3 * args.sybils_per_victim).await?;
+    c.validate(args.mining.sybils())?;
+    args.mining.validate()?;
+    let mut net = Network::start(c, 0.0, args.mining.sybils()).await?;
     let victim_keys = [
         SecretKey::random(&mut net.rng),
         SecretKey::random(&mut net.rng),
@@ -843,8 +852,8 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let mined_started = Instant::now();
     let (keys, target_of) = mine_for(
         &victim_keys,
-        args.bits,
-        args.sybils_per_victim,
+        args.mining.bits,
+        args.mining.sybils_per_victim,
         c.seed,
         threads,
     )
@@ -853,9 +862,10 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let m = keys.len();
     // One AS, `--sybil-ips` hosts: Sybil j on host j mod ips, each host
     // with its own run of ports above the honest one.
-    let (placements, ranges) = place_attackers(m, 1, AttackGroup::Asn, Some(args.sybil_ips))?;
+    let (placements, ranges) =
+        place_attackers(m, 1, AttackGroup::Asn, Some(args.mining.sybil_ips))?;
     let base = c.port + 1;
-    let ips = args.sybil_ips;
+    let ips = args.mining.sybil_ips;
     let attack = net
         .start_attack(placements, ranges, Some(keys), move |j| {
             base + (j / ips) as u16
@@ -871,13 +881,13 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let announcing = tokio::spawn(sim::announce(
         attack.nodes.clone(),
         pairs,
-        Duration::from_secs(args.announce_every.max(1)),
+        Duration::from_secs(args.mining.announce_every.max(1)),
         64,
     ));
     let samples = net.observe(&victims, "id-mining").await;
     announcing.abort();
     let _ = announcing.await; // its PINGs in flight are dropped with it
-    let near = 256 - args.bits as u16;
+    let near = 256 - args.mining.bits as u16;
     let mut nears = Vec::new();
     for v in &victims {
         let t = v.table().await?;
@@ -889,7 +899,7 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
             )
         };
         nears.push(NearBuckets {
-            bits: args.bits,
+            bits: args.mining.bits,
             table: count(&discv5),
             view: v.defense.has_view().then(|| count(&view)),
         });
@@ -907,8 +917,8 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
         })
         .collect();
     let params = json!({
-        "honest": c.honest, "bits": args.bits, "sybils_per_victim": args.sybils_per_victim,
-        "sybil_ips": args.sybil_ips, "duration_seconds": c.duration, "served": c.served,
+        "honest": c.honest, "bits": args.mining.bits, "sybils_per_victim": args.mining.sybils_per_victim,
+        "sybil_ips": args.mining.sybil_ips, "duration_seconds": c.duration, "served": c.served,
         "mining_seconds": mining_seconds, "mining_threads": threads,
     });
     let report = net.report("id-mining", params, m, runs);
@@ -1097,14 +1107,6 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// Whether a victim's table and view were flagged: `(table, view)`, `None`
-/// where there was no test.
-fn flags(risk: &VictimRisk) -> (Option<bool>, Option<Option<bool>>) {
-    let table = risk.table.keyspace.map(|k| k.anomalous);
-    let view = risk.view.as_ref().map(|v| v.keyspace.map(|k| k.anomalous));
-    (table, view)
-}
-
 /// `keyspace-detection`: the keyspace-anomaly flag over repeated seeded runs,
 /// without attack (false alarms) and with IDs mined next to each victim
 /// (detection), on one honest network.
@@ -1113,9 +1115,9 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
     if !(1..=127).contains(&args.runs) {
         bail!("--runs {} is out of range 1..=127", args.runs);
     }
-    validate_mining(args.bits, args.sybils_per_victim, args.sybil_ips)?;
-    let m = 3 * args.sybils_per_victim;
-    let ports_per_run = m.div_ceil(args.sybil_ips);
+    args.mining.validate()?;
+    let m = args.mining.sybils();
+    let ports_per_run = m.div_ceil(args.mining.sybil_ips);
     c.validate(1 + args.runs * ports_per_run)?;
     let mut net = Network::start(c, 0.0, m).await?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -1124,7 +1126,6 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
     let mut record = |phase: &str, run: usize, risks: &[Option<VictimRisk>]| {
         for (slot, (d, risk)) in detection.iter_mut().zip(risks).enumerate() {
             let Some(risk) = risk else { continue };
-            let (table, view) = flags(risk);
             let defense = Defense::ALL[slot];
             let attacked = phase == "id-mining";
             let (runs, hits_table, tested) = if attacked {
@@ -1141,15 +1142,15 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
                 )
             };
             *runs += 1;
-            *hits_table += usize::from(table == Some(true));
-            *tested += usize::from(table.is_some());
+            *hits_table += usize::from(risk.table.flagged());
+            *tested += usize::from(risk.table.tested());
             if defense.has_view() {
                 let hits_view = if attacked {
                     d.detected_view.get_or_insert(0)
                 } else {
                     d.false_alarms_view.get_or_insert(0)
                 };
-                *hits_view += usize::from(view == Some(Some(true)));
+                *hits_view += usize::from(risk.view.as_ref().is_some_and(ScopeSummary::flagged));
             }
             details.push(json!({
                 "phase": phase, "run": run, "defense": defense,
@@ -1179,15 +1180,16 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
         let seed = c.seed ^ ((r as u64 + 1) << 40);
         let (keys, target_of) = mine_for(
             &victim_keys,
-            args.bits,
-            args.sybils_per_victim,
+            args.mining.bits,
+            args.mining.sybils_per_victim,
             seed,
             threads,
         )
         .await?;
-        let (placements, ranges) = place_attackers(m, 1, AttackGroup::Asn, Some(args.sybil_ips))?;
+        let (placements, ranges) =
+            place_attackers(m, 1, AttackGroup::Asn, Some(args.mining.sybil_ips))?;
         let base = c.port + 1 + (r * ports_per_run) as u16;
-        let ips = args.sybil_ips;
+        let ips = args.mining.sybil_ips;
         let attack = net
             .start_attack(placements, ranges, Some(keys), move |j| {
                 base + (j / ips) as u16
@@ -1208,7 +1210,7 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
         let announcing = tokio::spawn(sim::announce(
             attack.nodes.clone(),
             pairs,
-            Duration::from_secs(args.announce_every.max(1)),
+            Duration::from_secs(args.mining.announce_every.max(1)),
             64,
         ));
         let samples = net
@@ -1233,8 +1235,8 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
         })
         .collect();
     let params = json!({
-        "honest": c.honest, "runs": args.runs, "bits": args.bits,
-        "sybils_per_victim": args.sybils_per_victim, "sybil_ips": args.sybil_ips,
+        "honest": c.honest, "runs": args.runs, "bits": args.mining.bits,
+        "sybils_per_victim": args.mining.sybils_per_victim, "sybil_ips": args.mining.sybil_ips,
         "duration_seconds": c.duration, "alpha": discguard_risk::keyspace::DEFAULT_ALPHA,
         "per_run": details,
     });

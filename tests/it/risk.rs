@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use discguard_adversary::honest::{self, HonestNode};
 use discguard_netgroup::NetGroups;
 use discguard_risk::{Member, ScopeInput, assess};
-use discguard_service::api::{RiskResponse, TableResponse};
+use discguard_service::api::{RiskResponse, TableResponse, parse_node_id};
 use discguard_tests::{free_tcp_addr, loopback_args, set_flag, start_discguard};
 
 const PORT: u16 = 9000;
@@ -180,10 +180,7 @@ async fn risk_describes_the_view_and_the_served_peers() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The raw node ID of a 64-hex-digit node ID from the API.
 fn hex_id(hex: &str) -> [u8; 32] {
-    let mut id = [0u8; 32];
-    for (i, byte) in id.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex node ID");
-    }
-    id
+    parse_node_id(hex).expect("hex node ID").raw()
 }

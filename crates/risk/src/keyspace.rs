@@ -363,6 +363,53 @@ pub struct LookupAnomaly {
     pub divergence_nats: f64,
 }
 
+/// The keyspace test over several lookups ([`combine_lookups`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LookupsAnomaly {
+    /// Lookups tested.
+    pub tested: usize,
+    /// Smallest per-lookup p-value times the lookups tested (Bonferroni), at
+    /// most 1; 1 when none was tested.
+    pub p_value: f64,
+    /// `p_value < α`.
+    pub anomalous: bool,
+    /// Largest KL divergence of a lookup's CPL histogram, in nats.
+    pub divergence_nats: f64,
+}
+
+/// Combines the tests of several lookups: Bonferroni over the lookups
+/// tested, flagged below `alpha`; the largest divergence.
+pub fn combine_lookups<'a>(
+    tests: impl IntoIterator<Item = &'a LookupAnomaly>,
+    alpha: f64,
+) -> LookupsAnomaly {
+    let (mut tested, mut min_p, mut divergence) = (0usize, 1.0f64, 0.0f64);
+    for t in tests {
+        tested += 1;
+        min_p = min_p.min(t.p_value);
+        divergence = divergence.max(t.divergence_nats);
+    }
+    let p_value = (min_p * tested.max(1) as f64).min(1.0);
+    LookupsAnomaly {
+        tested,
+        p_value,
+        anomalous: p_value < alpha,
+        divergence_nats: divergence,
+    }
+}
+
+/// Lookup targets sharing this many leading bits with the local ID do not
+/// estimate the network size ([`estimates_network_size`]).
+pub const NEAR_TARGET_BITS: u16 = 8;
+
+/// Whether a lookup towards `target` may estimate the network size: not
+/// when the target shares [`NEAR_TARGET_BITS`] or more leading bits with
+/// `local` (the bootstrap lookup for our own ID), where IDs mined next to us
+/// would inflate the estimate. 1 in 256 random targets is skipped.
+pub fn estimates_network_size(local: &NodeId, target: &NodeId) -> bool {
+    common_prefix_len(local, target) < NEAR_TARGET_BITS
+}
+
 /// Common prefix length of two IDs (256 for equal IDs).
 pub fn common_prefix_len(a: &NodeId, b: &NodeId) -> u16 {
     log_distance(a, b).map_or(256, |d| 256 - d)
@@ -619,6 +666,29 @@ mod tests {
         let eight = [27.0, 28.0, 120.0, 150.0, 180.0, 200.0, 210.0, 400.0];
         assert_eq!(network_size_from_lookups(eight), Some(200.0));
         assert_eq!(network_size_from_lookups([]), None);
+    }
+
+    #[test]
+    fn lookups_combine_by_bonferroni() {
+        let t = |p: f64, d: f64| LookupAnomaly {
+            results: 16,
+            tested_prefixes: 10,
+            p_value: p,
+            anomalous: false,
+            divergence_nats: d,
+        };
+        let c = combine_lookups(&[t(1e-4, 0.5), t(0.5, 3.0)], 1e-3);
+        assert_eq!(c.tested, 2);
+        assert!((c.p_value - 2e-4).abs() < 1e-12 && c.anomalous);
+        assert_eq!(c.divergence_nats, 3.0);
+        let none = combine_lookups(&[], 1e-3);
+        assert_eq!((none.tested, none.p_value, none.anomalous), (0, 1.0, false));
+        let local = [0u8; 32];
+        assert!(!estimates_network_size(
+            &local,
+            &at_distance(&local, 248, 0)
+        ));
+        assert!(estimates_network_size(&local, &at_distance(&local, 249, 0)));
     }
 
     #[test]

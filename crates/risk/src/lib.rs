@@ -49,8 +49,9 @@ use serde::{Deserialize, Serialize};
 pub use churn::{Turnover, median, ratio};
 pub use groups::{GroupCount, GroupStats, diversity_ratio, group_stats};
 pub use keyspace::{
-    KeyspaceConfig, LookupAnomaly, TableAnomaly, lookup_anomaly, network_size_from_lookup,
-    network_size_from_lookups, poisson_tail, table_anomaly,
+    KeyspaceConfig, LookupAnomaly, LookupsAnomaly, TableAnomaly, combine_lookups,
+    estimates_network_size, lookup_anomaly, network_size_from_lookup, network_size_from_lookups,
+    poisson_tail, table_anomaly,
 };
 
 /// One peer of a scope.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use discguard_netgroup::NetGroups;
-use discguard_risk::{KeyspaceConfig, ScopeRisk};
+use discguard_risk::{KeyspaceConfig, LookupsAnomaly, ScopeRisk};
 use discv5::Enr;
 use serde::{Deserialize, Serialize};
 
@@ -230,20 +230,6 @@ pub struct Scopes {
     pub served: Option<ScopeRisk>,
 }
 
-/// The keyspace test over recent lookups.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LookupKeyspace {
-    /// Lookups tested (those that ran while a network-size estimate existed).
-    pub tested: usize,
-    /// Smallest per-lookup p-value times the lookups tested (Bonferroni), at
-    /// most 1.
-    pub p_value: f64,
-    /// `p_value` below the configured α.
-    pub anomalous: bool,
-    /// Largest KL divergence of a lookup's CPL histogram, in nats.
-    pub divergence_nats: f64,
-}
-
 /// Measures of recent lookups.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LookupRisk {
@@ -254,7 +240,7 @@ pub struct LookupRisk {
     /// Distinct groups per result, mean over recent lookups with results.
     pub diversity: Option<KindValues>,
     /// The keyspace test over recent lookups.
-    pub keyspace: LookupKeyspace,
+    pub keyspace: LookupsAnomaly,
 }
 
 /// Answer of `GET /v1/risk`: every eclipse-risk measure of every scope

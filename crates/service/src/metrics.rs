@@ -208,6 +208,18 @@ pub fn describe() {
     describe_risk();
 }
 
+/// `reason` labels of the group caps, per bucket and per table, by kind: the
+/// labels `reason_label` gives a cap rejection (rejections, evictions and
+/// bans use the same ones).
+pub const CAP_REASONS: [&str; 6] = [
+    "bucket_cap_narrow",
+    "bucket_cap_wide",
+    "bucket_cap_asn",
+    "table_cap_narrow",
+    "table_cap_wide",
+    "table_cap_asn",
+];
+
 /// Registers the labelled counters at zero for every label value known in
 /// advance, so that dashboards and alert rules see a series (and `rate()`
 /// a starting point) before the first event (Prometheus instrumentation
@@ -216,15 +228,7 @@ pub fn register_zeroes() {
     for outcome in ["ok", "error"] {
         metrics::counter!(LOOKUPS, "outcome" => outcome).increment(0);
     }
-    for reason in [
-        "bucket_cap_narrow",
-        "bucket_cap_wide",
-        "bucket_cap_asn",
-        "table_cap_narrow",
-        "table_cap_wide",
-        "table_cap_asn",
-        "bucket_full",
-    ] {
+    for reason in CAP_REASONS.into_iter().chain(["bucket_full"]) {
         metrics::counter!(POLICY_REJECTIONS, "table" => "view", "reason" => reason).increment(0);
     }
     for reason in [
@@ -255,15 +259,7 @@ pub fn register_zeroes() {
             metrics::counter!(PINGS, "purpose" => purpose, "outcome" => outcome).increment(0);
         }
     }
-    for reason in [
-        "bucket_cap_narrow",
-        "bucket_cap_wide",
-        "bucket_cap_asn",
-        "table_cap_narrow",
-        "table_cap_wide",
-        "table_cap_asn",
-        "group_cap",
-    ] {
+    for reason in CAP_REASONS.into_iter().chain(["group_cap"]) {
         metrics::counter!(POLICY_EVICTIONS, "table" => "discv5", "reason" => reason).increment(0);
         metrics::counter!(BANS, "reason" => reason).increment(0);
     }

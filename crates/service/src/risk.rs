@@ -14,20 +14,16 @@ use std::time::Instant;
 use discguard_netgroup::{GroupKind, NetGroups};
 use discguard_policy::NodeId as RawId;
 use discguard_risk::{
-    KeyspaceConfig, LookupAnomaly, Member, ScopeRisk, Turnover, diversity_ratio, lookup_anomaly,
-    network_size_from_lookup, network_size_from_lookups,
+    KeyspaceConfig, LookupAnomaly, Member, ScopeRisk, Turnover, combine_lookups, diversity_ratio,
+    estimates_network_size, lookup_anomaly, network_size_from_lookup, network_size_from_lookups,
 };
 use parking_lot::Mutex;
 
-use crate::api::{KindValues, LookupKeyspace, LookupRisk};
+use crate::api::{KindValues, LookupRisk};
 use crate::metrics as m;
 
 /// Successful lookups whose results are summarised in `/v1/risk`.
 pub(crate) const RECENT_LOOKUPS: usize = 16;
-
-/// Lookup targets sharing this many leading bits with our ID are "ours" and
-/// do not estimate the network size (1 in 256 random targets is skipped).
-pub(crate) const NEAR_TARGET_BITS: u16 = 8;
 
 /// What one successful lookup showed.
 struct LookupRecord {
@@ -94,10 +90,8 @@ impl RiskTracker {
         *self.served.lock() = Some(peers);
     }
 
-    /// A lookup towards `target` succeeded with `found`. Lookups towards
-    /// targets sharing [`NEAR_TARGET_BITS`] or more leading bits with our
-    /// own ID (the bootstrap lookup for ourselves) do not estimate the
-    /// network size: IDs mined next to us would inflate it.
+    /// A lookup towards `target` succeeded with `found`; it estimates the
+    /// network size when `discguard_risk::estimates_network_size` says so.
     pub(crate) fn looked_up(
         &self,
         local: &RawId,
@@ -105,7 +99,7 @@ impl RiskTracker {
         found: &[(RawId, NetGroups)],
         config: &KeyspaceConfig,
     ) {
-        if discguard_risk::keyspace::common_prefix_len(local, target) < NEAR_TARGET_BITS
+        if estimates_network_size(local, target)
             && let Some(n) =
                 network_size_from_lookup(target, found.iter().map(|(id, _)| id), config.bucket_size)
         {
@@ -180,20 +174,11 @@ impl RiskTracker {
             wide: with(|d| d.wide).unwrap_or(0.0),
             asn: with(|d| d.asn).unwrap_or(0.0),
         });
-        let tested: Vec<&LookupAnomaly> =
-            lookups.iter().filter_map(|l| l.anomaly.as_ref()).collect();
-        let min_p = tested.iter().map(|a| a.p_value).fold(1.0, f64::min);
-        let p_value = (min_p * tested.len().max(1) as f64).min(1.0);
         LookupRisk {
             recent: lookups.len(),
             seconds_since_success,
             diversity,
-            keyspace: LookupKeyspace {
-                tested: tested.len(),
-                p_value,
-                anomalous: p_value < alpha,
-                divergence_nats: tested.iter().map(|a| a.divergence_nats).fold(0.0, f64::max),
-            },
+            keyspace: combine_lookups(lookups.iter().filter_map(|l| l.anomaly.as_ref()), alpha),
         }
     }
 

@@ -1412,6 +1412,27 @@ mod tests {
         }
     }
 
+    /// The labels registered at start are the ones rejections get.
+    #[test]
+    fn cap_rejections_use_the_registered_labels() {
+        let group = discguard_netgroup::NetGroup::Asn(1);
+        for kind in GroupKind::ALL {
+            for reason in [
+                RejectReason::BucketCap {
+                    bucket: 0,
+                    kind,
+                    group,
+                },
+                RejectReason::TableCap { kind, group },
+            ] {
+                assert!(
+                    m::CAP_REASONS.contains(&reason_label(&reason)),
+                    "{reason:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn recently_tried_is_bounded_and_expires() {
         let t0 = Instant::now();
