@@ -147,6 +147,58 @@ pub struct TableEntryView {
     pub last_seen_seconds: u64,
     /// Liveness pings failed in a row.
     pub liveness_failures: u8,
+    /// Behaviour score (`docs/scoring.md`), in -100..=20; 0 is neutral.
+    #[serde(default)]
+    pub score: i32,
+    /// The events that moved the score recently, oldest first (at most 8).
+    #[serde(default)]
+    pub score_events: Vec<ScoreEventView>,
+}
+
+/// One event that moved a score (`GET /v1/table`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreEventView {
+    /// The event (`discguard_scoring::Event` label, e.g. `crowded_answer`).
+    pub event: String,
+    /// Points it moved the score (after floors and caps).
+    pub delta: i32,
+    /// The score after it.
+    pub score: i32,
+    /// Seconds ago.
+    pub seconds_ago: u64,
+}
+
+/// Peers and IPs banned (`GET /v1/bans`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BansResponse {
+    /// Banned node IDs, the ban ending soonest first.
+    pub bans: Vec<BanView>,
+    /// Banned IPs.
+    pub ip_bans: Vec<IpBanView>,
+}
+
+/// One banned node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanView {
+    /// Node ID, 64 hex characters.
+    pub node_id: String,
+    /// Last IP it was seen at, if known.
+    pub ip: Option<String>,
+    /// The event that crossed the ban threshold (e.g. `wrong_distance`).
+    pub reason: String,
+    /// Its score (frozen while banned).
+    pub score: i32,
+    /// Seconds until the ban ends.
+    pub expires_in_seconds: u64,
+}
+
+/// One banned IP.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpBanView {
+    /// The IP.
+    pub ip: String,
+    /// Seconds until the ban ends.
+    pub expires_in_seconds: u64,
 }
 
 /// One k-bucket of the view.

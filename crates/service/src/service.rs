@@ -1163,6 +1163,8 @@ impl ServiceHandle {
                 age_seconds: now.duration_since(e.payload.first_seen).as_secs(),
                 last_seen_seconds: now.duration_since(e.payload.last_seen).as_secs(),
                 liveness_failures: e.payload.failures,
+                score: 0,
+                score_events: Vec::new(),
             };
             match buckets.last_mut() {
                 Some(b) if b.distance == distance => b.entries.push(entry),
