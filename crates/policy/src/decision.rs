@@ -153,16 +153,26 @@ pub enum EvictReason {
         /// The over-represented ASN group the evicted entry belongs to.
         group: NetGroup,
     },
+    /// The bucket is full, the candidate breaks no cap, no group is
+    /// over-represented, and the bucket's worst-ranked entry ranks strictly
+    /// below the candidate: a peer with a lower behaviour score goes first.
+    Score {
+        /// Bucket index, `0..=255`.
+        bucket: usize,
+        /// Rank of the evicted entry.
+        rank: i64,
+    },
 }
 
 impl EvictReason {
-    /// A stable snake_case label for metrics: `bucket_cap`, `table_cap` or
-    /// `diversity`.
+    /// A stable snake_case label for metrics: `bucket_cap`, `table_cap`,
+    /// `diversity` or `score`.
     pub const fn as_str(&self) -> &'static str {
         match self {
             Self::BucketCap { .. } => "bucket_cap",
             Self::TableCap { .. } => "table_cap",
             Self::Diversity { .. } => "diversity",
+            Self::Score { .. } => "score",
         }
     }
 
@@ -170,7 +180,7 @@ impl EvictReason {
     pub const fn kind(&self) -> GroupKind {
         match self {
             Self::BucketCap { kind, .. } | Self::TableCap { kind, .. } => *kind,
-            Self::Diversity { .. } => GroupKind::Asn,
+            Self::Diversity { .. } | Self::Score { .. } => GroupKind::Asn,
         }
     }
 }
@@ -192,6 +202,9 @@ impl fmt::Display for EvictReason {
             }
             Self::Diversity { bucket, group } => {
                 write!(f, "bucket {bucket} is full and over-represents {group}")
+            }
+            Self::Score { bucket, rank } => {
+                write!(f, "bucket {bucket} is full and its worst entry ranks {rank}")
             }
         }
     }

@@ -154,7 +154,11 @@ impl Broken {
 ///    `m ≥ c + 2` and the candidate outranks `G`'s worst entry, that entry is
 ///    evicted ([`EvictReason::Diversity`]): the swap turns group sizes
 ///    `(m, c)` into `(m − 1, c + 1)`, which strictly lowers the sum of squared
-///    group sizes (strictly raises diversity), so repeated swaps cannot cycle.
+///    group sizes (strictly raises diversity), so repeated swaps cannot cycle;
+/// 5. **score eviction** — no cap broken, the bucket full, no diversity swap:
+///    the bucket's worst entry (lowest rank, among equal ranks the youngest)
+///    is evicted if the candidate outranks it ([`EvictReason::Score`]): with
+///    behaviour scores as ranks, the worst-scored entry goes first.
 ///    Otherwise [`RejectReason::BucketFull`].
 ///
 /// An eviction removes exactly one entry, of strictly lower rank than the
@@ -335,7 +339,25 @@ impl<T> View<T> {
                     },
                 }
             }
-            _ => Decision::Reject(RejectReason::BucketFull { bucket: b }),
+            _ => {
+                // No group to thin out: the worst-ranked entry goes if it
+                // ranks strictly below the candidate (a lower behaviour
+                // score); equal ranks keep the older entry (Kademlia).
+                let worst = bucket
+                    .iter()
+                    .map(|&i| &self.entries[i])
+                    .min_by_key(|e| e.worst_key());
+                match worst {
+                    Some(w) if w.rank < rank => Decision::AdmitEvicting {
+                        evict: w.id,
+                        reason: EvictReason::Score {
+                            bucket: b,
+                            rank: w.rank,
+                        },
+                    },
+                    _ => Decision::Reject(RejectReason::BucketFull { bucket: b }),
+                }
+            }
         }
     }
 
@@ -878,10 +900,22 @@ mod tests {
     #[test]
     fn full_bucket_without_over_representation_rejects() {
         let v = full_bucket(1);
-        // Even a much better rank does not evict when the bucket is balanced.
+        // A rank no better than the worst entry's does not evict when the
+        // bucket is balanced.
+        assert_eq!(
+            v.decide(&id_at(256, 99), &asn("11.0.0.1", 7), 0),
+            Decision::Reject(RejectReason::BucketFull { bucket: 255 })
+        );
+        // A better one evicts the worst-ranked entry (rule 5).
         assert_eq!(
             v.decide(&id_at(256, 99), &asn("11.0.0.1", 7), 1000),
-            Decision::Reject(RejectReason::BucketFull { bucket: 255 })
+            Decision::AdmitEvicting {
+                evict: id_at(256, 0),
+                reason: EvictReason::Score {
+                    bucket: 255,
+                    rank: 0
+                },
+            }
         );
         assert_eq!(
             RejectReason::BucketFull { bucket: 255 }.as_str(),
@@ -923,10 +957,21 @@ mod tests {
             }
         ));
         // The candidate's own ASN already has 1 of 2 (m = 2 < c + 2 = 3): the
-        // swap would only relabel, so no eviction.
+        // swap would only relabel, so no diversity eviction — only the
+        // score rule, for the worst-ranked entry.
         let same = asn("11.0.0.1", 115);
         assert_eq!(
             v.decide(&id_at(256, 99), &same, 5),
+            Decision::AdmitEvicting {
+                evict: id_at(256, 0),
+                reason: EvictReason::Score {
+                    bucket: 255,
+                    rank: 0
+                },
+            }
+        );
+        assert_eq!(
+            v.decide(&id_at(256, 99), &same, 0),
             Decision::Reject(RejectReason::BucketFull { bucket: 255 })
         );
     }

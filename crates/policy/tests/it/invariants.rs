@@ -160,7 +160,22 @@ impl Model {
                 },
             }
         } else {
-            Decision::Reject(RejectReason::BucketFull { bucket: b })
+            // Score: the bucket's worst entry, if the candidate outranks it.
+            let worst = in_bucket
+                .iter()
+                .min_by_key(|e| (e.rank, Reverse(e.seq)))
+                .unwrap();
+            if worst.rank < rank {
+                Decision::AdmitEvicting {
+                    evict: worst.id,
+                    reason: EvictReason::Score {
+                        bucket: b,
+                        rank: worst.rank,
+                    },
+                }
+            } else {
+                Decision::Reject(RejectReason::BucketFull { bucket: b })
+            }
         }
     }
 }
@@ -264,6 +279,19 @@ fn check_eviction(model: &Model, groups: &NetGroups, rank: i64, id: &NodeId, d: 
                 .unwrap();
             assert_eq!(m, largest, "evicts from the largest ASN group");
             assert!(m >= count(groups.asn) + 2, "swap must raise diversity");
+        }
+        EvictReason::Score { bucket, rank: r } => {
+            assert_eq!(bucket, b);
+            assert!(full && broken.is_empty());
+            assert_eq!(victim.rank, r);
+            let worst = model
+                .entries
+                .iter()
+                .filter(|e| model.bucket(&e.id) == b)
+                .map(|e| e.rank)
+                .min()
+                .unwrap();
+            assert_eq!(r, worst, "evicts the worst-ranked entry of the bucket");
         }
         EvictReason::BucketCap { .. } | EvictReason::TableCap { .. } => {
             assert!(!broken.is_empty());
