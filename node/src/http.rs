@@ -3,9 +3,10 @@
 //! | path | answer |
 //! |---|---|
 //! | `GET /v1/peers?limit=N` | `{"peers":[PeerInfo…]}`, N in 1..=[`MAX_PEERS_LIMIT`], default [`DEFAULT_PEERS_LIMIT`] |
-//! | `GET /v1/table` | the curated view by k-bucket, with each entry's groups |
+//! | `GET /v1/table` | the curated view by k-bucket, with each entry's groups, behaviour score and the events that moved it recently |
 //! | `GET /v1/risk` | every eclipse-risk measure of discv5's table, the view, the served peers and recent lookups, and the headline `eclipse_risk` per scope (`docs/risk.md`) |
 //! | `GET /v1/lookup?target=<node ID>` | `{"target":"…","peers":[PeerInfo…]}`: runs one iterative lookup towards the node ID (64 hex digits) and lists every node it found, closest first |
+//! | `GET /v1/bans` | `{"bans":[{"node_id","ip","reason","score","expires_in_seconds"}…],"ip_bans":[{"ip","expires_in_seconds"}…]}`: peers and IPs banned for their behaviour (`docs/scoring.md`) |
 //! | `GET /healthz` | `{"status":"ok",…}` |
 //!
 //! Errors are JSON `{"error":"…"}` with status 400 (bad query), 404 (unknown
@@ -163,6 +164,10 @@ pub fn router(service: ServiceHandle) -> Router {
         .route(
             "/v1/risk",
             get(|State(s): State<ServiceHandle>| async move { Json(s.risk()) }),
+        )
+        .route(
+            "/v1/bans",
+            get(|State(s): State<ServiceHandle>| async move { Json(s.bans()) }),
         )
         .route(
             "/healthz",

@@ -8,12 +8,20 @@
 //!   replace (write a temporary file, fsync, rename). At start the ENRs are
 //!   re-verified (pinged) before they are served. A malformed file is moved
 //!   aside to `view.json.bad` and the node starts with an empty view.
+//! - `scores.json`: behaviour scores and bans
+//!   (`discguard_scoring::SavedScores`: `{"version":1,"saved_at":<unix ms>,
+//!   "peers":[{"node_id","score","ip","ban":{"until","reason"}}…],
+//!   "ip_bans":[…]}`), peers with a nonzero score or a ban in force, at most
+//!   the scoreboard's bound; saved with the view, the same way. A malformed
+//!   file is moved aside to `scores.json.bad` and the node starts with no
+//!   scores.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use discguard_scoring::SavedScores;
 use discguard_service::discv5::Enr;
 use discguard_service::enr::CombinedKey;
 use discguard_service::enr::k256::ecdsa::SigningKey;
@@ -28,6 +36,11 @@ pub const VIEW_FILE: &str = "view.json";
 pub const MAX_SAVED_ENRS: usize = 4096;
 /// Largest `view.json` we read (bytes): 4096 ENRs of at most 300 bytes of text.
 pub const MAX_VIEW_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
+/// File name of the saved scores and bans in the datadir.
+pub const SCORES_FILE: &str = "scores.json";
+/// Largest `scores.json` we read (bytes): 16,384 peers of about 200 bytes.
+pub const MAX_SCORES_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Errors of the data directory.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +66,14 @@ pub enum PersistError {
     InUse {
         /// The lock file.
         path: PathBuf,
+    },
+    /// The saved scores are malformed.
+    #[error("{path}: malformed scores file: {reason}")]
+    BadScores {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// The saved view is malformed.
     #[error("{path}: malformed view snapshot: {reason}")]
@@ -235,11 +256,47 @@ pub fn load_view(dir: &Path) -> Result<(Vec<Enr>, usize), PersistError> {
     Ok((enrs, skipped))
 }
 
-/// Moves a malformed view file aside so that it is kept for inspection and
-/// not overwritten. Returns the new path.
-pub fn quarantine_view(dir: &Path) -> Result<PathBuf, PersistError> {
-    let from = dir.join(VIEW_FILE);
-    let to = dir.join(format!("{VIEW_FILE}.bad"));
+/// Saves scores and bans.
+pub fn save_scores(dir: &Path, scores: &SavedScores) -> Result<(), PersistError> {
+    let path = dir.join(SCORES_FILE);
+    let json = serde_json::to_vec(scores).map_err(|e| PersistError::Io {
+        path: path.clone(),
+        source: e.into(),
+    })?;
+    write_atomic(&path, &json, 0o600)
+}
+
+/// Loads saved scores and bans; `None` when there is no file. Only the
+/// shape is checked here; the service checks the entries
+/// (`ServiceHandle::restore_scores`).
+pub fn load_scores(dir: &Path) -> Result<Option<SavedScores>, PersistError> {
+    let path = dir.join(SCORES_FILE);
+    let bad = |reason: String| PersistError::BadScores {
+        path: path.clone(),
+        reason,
+    };
+    let meta = match fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(PersistError::Io { path, source }),
+    };
+    if meta.len() > MAX_SCORES_FILE_BYTES {
+        return Err(bad(format!(
+            "{} bytes, more than the {MAX_SCORES_FILE_BYTES} allowed",
+            meta.len()
+        )));
+    }
+    let bytes = fs::read(&path).map_err(io_err(&path))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| bad(e.to_string()))
+}
+
+/// Moves a malformed file of the datadir aside (`<name>.bad`), so that it
+/// is kept for inspection and not overwritten. Returns the new path.
+pub fn quarantine(dir: &Path, name: &str) -> Result<PathBuf, PersistError> {
+    let from = dir.join(name);
+    let to = dir.join(format!("{name}.bad"));
     fs::rename(&from, &to).map_err(io_err(&from))?;
     Ok(to)
 }
@@ -342,7 +399,7 @@ mod tests {
         fs::write(dir.path().join(VIEW_FILE), "{ truncated").unwrap();
         let err = load_view(dir.path()).err().unwrap().to_string();
         assert!(err.contains(VIEW_FILE), "{err}");
-        let moved = quarantine_view(dir.path()).unwrap();
+        let moved = quarantine(dir.path(), VIEW_FILE).unwrap();
         assert_eq!(
             fs::read_to_string(moved).unwrap(),
             "{ truncated",

@@ -327,7 +327,7 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
             enrs
         }
         Err(e @ PersistError::BadView { .. }) => {
-            let moved = persist::quarantine_view(&settings.datadir)?;
+            let moved = persist::quarantine(&settings.datadir, persist::VIEW_FILE)?;
             warn!(error = %e, moved_to = %moved.display(), "saved view is malformed; starting with an empty view");
             Vec::new()
         }
@@ -347,8 +347,30 @@ pub async fn run(settings: Settings) -> Result<(), StartupError> {
     if config.bootnodes.is_empty() {
         warn!("no bootnodes: discguard waits for other nodes to contact it");
     }
+    let saved_scores = match persist::load_scores(&settings.datadir) {
+        Ok(saved) => saved,
+        Err(e @ PersistError::BadScores { .. }) => {
+            let moved = persist::quarantine(&settings.datadir, persist::SCORES_FILE)?;
+            warn!(error = %e, moved_to = %moved.display(), "saved scores are malformed; starting with no scores");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
     let restored = restore.len();
     let service = ServiceHandle::start(config, key, classifier, restore).await?;
+    if let Some(saved) = saved_scores {
+        let path = settings.datadir.join(persist::SCORES_FILE);
+        match service.restore_scores(&saved) {
+            Ok(skipped) => info!(
+                peers = saved.peers.len() - skipped,
+                skipped, "scores and bans restored"
+            ),
+            Err(e) => {
+                let moved = persist::quarantine(&settings.datadir, persist::SCORES_FILE)?;
+                warn!(file = %path.display(), error = %e, moved_to = %moved.display(), "saved scores are malformed; starting with no scores");
+            }
+        }
+    }
     info!(
         network = %settings.network,
         http = %settings.http_address,
@@ -402,6 +424,11 @@ fn save(service: &ServiceHandle, dir: &std::path::Path) {
     match persist::save_view(dir, &enrs) {
         Ok(()) => tracing::debug!(entries = enrs.len(), "view saved"),
         Err(e) => error!(error = %e, "cannot save the view"),
+    }
+    let scores = service.scores_snapshot();
+    match persist::save_scores(dir, &scores) {
+        Ok(()) => tracing::debug!(peers = scores.peers.len(), "scores saved"),
+        Err(e) => error!(error = %e, "cannot save the scores"),
     }
 }
 

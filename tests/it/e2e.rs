@@ -19,7 +19,7 @@ fn node_args(ip: Ipv4Addr, boot: &HonestNode, datadir: &Path) -> Vec<String> {
 
 /// Polls `f` (a condition on the node's state) every 250 ms until it holds
 /// or `within` passes; returns whether it held.
-async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
+pub(crate) async fn eventually<F, Fut>(within: Duration, mut f: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

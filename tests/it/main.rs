@@ -12,3 +12,4 @@ mod metrics;
 mod prometheus;
 mod real_enrs;
 mod risk;
+mod scoring;

@@ -204,7 +204,10 @@ impl fmt::Display for EvictReason {
                 write!(f, "bucket {bucket} is full and over-represents {group}")
             }
             Self::Score { bucket, rank } => {
-                write!(f, "bucket {bucket} is full and its worst entry ranks {rank}")
+                write!(
+                    f,
+                    "bucket {bucket} is full and its worst entry ranks {rank}"
+                )
             }
         }
     }

@@ -44,9 +44,11 @@ pub const TOO_MANY_RECORDS: i32 = -30;
 pub const DUPLICATE_RECORDS: i32 = -10;
 /// NODES answer crowded into one network group (see
 /// [`crate::answer::AnswerRules`]): what a poisoner pointing at its own
-/// Sybils looks like. Statistical, not proof, so low tolerance (−10): two
-/// such answers take the sender out of the view, five ban it.
-pub const CROWDED_ANSWER: i32 = -10;
+/// Sybils looks like — but also what an honest node without IP limits in a
+/// crowded network returns. Not proof, so staleness class and mid tolerance
+/// (−5): two such answers stop the sender being served, four take it out of
+/// the view; alone they never ban.
+pub const CROWDED_ANSWER: i32 = -5;
 /// discv5's packet filter banned the node for exceeding its request rate
 /// (8 per second per node ID by default), as reported by the service. The
 /// report names the node by an abbreviated ID (see the service), so one
@@ -159,9 +161,9 @@ impl Event {
             Self::WrongDistance
             | Self::TooManyRecords
             | Self::DuplicateRecords
-            | Self::CrowdedAnswer
             | Self::PacketFilterBan => Class::Malice,
-            Self::UnroutableRecords
+            Self::CrowdedAnswer
+            | Self::UnroutableRecords
             | Self::ForeignForkRecords
             | Self::MostlyDeadAnswers
             | Self::RequestTimeout

@@ -26,9 +26,11 @@
 //!
 //! let mut board = Scoreboard::new(ScoringConfig::default()).unwrap();
 //! let (id, t0) = ([7; 32], 1_700_000_000_000);
-//! board.record(&id, None, Event::CrowdedAnswer, t0);
-//! let o = board.record(&id, None, Event::CrowdedAnswer, t0);
-//! assert_eq!((o.score, o.standing), (-20, Standing::Evicted));
+//! for _ in 0..4 {
+//!     board.record(&id, None, Event::CrowdedAnswer, t0);
+//! }
+//! assert_eq!(board.standing(&id, t0), Standing::Evicted);
+//! assert_eq!(board.score(&id, t0), -20);
 //! // Ten minutes later (one half-life) the score is halved.
 //! assert_eq!(board.score(&id, t0 + 600_000), -10);
 //! ```
@@ -789,7 +791,7 @@ mod tests {
         );
         // Malice on top of staleness still bans.
         assert!(
-            b.record(&a, None, Event::CrowdedAnswer, T0 + 1000)
+            b.record(&a, None, Event::DuplicateRecords, T0 + 1000)
                 .banned
                 .is_some()
         );
@@ -892,7 +894,7 @@ mod tests {
             T0,
         );
         b.record(&id(1), None, Event::WrongDistance, T0);
-        b.record(&id(2), None, Event::CrowdedAnswer, T0);
+        b.record(&id(2), None, Event::DuplicateRecords, T0);
         b.record(&id(3), None, Event::PingAnswered, T0);
         let saved = b.snapshot(T0 + MIN);
         let json = serde_json::to_string(&saved).unwrap();

@@ -17,6 +17,9 @@ pub enum ConfigError {
     /// The diversity policy rejected its configuration.
     #[error("policy: {0}")]
     Policy(#[source] discguard_policy::ConfigError),
+    /// The scoring configuration is invalid.
+    #[error("{0}")]
+    Scoring(#[source] discguard_scoring::ConfigError),
 }
 
 /// Starting the service failed.

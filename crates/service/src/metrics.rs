@@ -98,6 +98,27 @@ pub const RISK_TURNOVER: &str = "discguard_risk_turnover_per_hour";
 /// Distinct groups per result in recent lookups (label `kind`).
 pub const RISK_LOOKUP_DIVERSITY: &str = "discguard_risk_lookup_diversity_ratio";
 
+/// Events that moved a behaviour score (label `event`).
+pub const SCORE_EVENTS: &str = "discguard_score_events_total";
+/// IPs banned in discv5 because several banned peers share them.
+pub const IP_BANS: &str = "discguard_ip_bans_total";
+/// Cumulative count of the view's entries by score (label `le`): a
+/// histogram of the scores at the last liveness tick, as gauges.
+pub const PEER_SCORE_BUCKET: &str = "discguard_peer_score_bucket";
+/// Entries counted by [`PEER_SCORE_BUCKET`].
+pub const PEER_SCORE_COUNT: &str = "discguard_peer_score_count";
+/// Sum of the scores counted by [`PEER_SCORE_BUCKET`].
+pub const PEER_SCORE_SUM: &str = "discguard_peer_score_sum";
+/// Peers with a score or a ban on the scoreboard (bounded).
+pub const SCORED_PEERS: &str = "discguard_scored_peers";
+/// Peers banned right now.
+pub const BANNED_PEERS: &str = "discguard_banned_peers";
+/// Answer probes (FINDNODE to a view entry); label outcome.
+pub const PROBES: &str = "discguard_probes_total";
+/// Upper bounds of [`PEER_SCORE_BUCKET`]: the thresholds and a few steps
+/// between (`docs/scoring.md`).
+pub const SCORE_BUCKETS: [i32; 10] = [-100, -50, -40, -20, -10, -5, 0, 5, 10, 20];
+
 /// Describes every metric (help text and unit). Call once after installing
 /// a recorder.
 pub fn describe() {
@@ -185,7 +206,43 @@ pub fn describe() {
         Unit::Count,
         "PINGs sent; label purpose is verify (candidate) or liveness (view entry), outcome ok or failed."
     );
-    describe_counter!(BANS, Unit::Count, "Nodes banned in discv5; label reason.");
+    describe_counter!(
+        BANS,
+        Unit::Count,
+        "Nodes banned in discv5; label reason (a cap for repeat cap breakers, else the score event that crossed the ban threshold)."
+    );
+    describe_counter!(
+        SCORE_EVENTS,
+        Unit::Count,
+        "Behaviour events that moved a peer's score; label event (docs/scoring.md)."
+    );
+    describe_counter!(
+        IP_BANS,
+        Unit::Count,
+        "IPs banned in discv5 because more than 5 banned peers share them."
+    );
+    describe_gauge!(
+        PEER_SCORE_BUCKET,
+        Unit::Count,
+        "View entries with a score at or below le (cumulative, histogram-shaped gauges refreshed every liveness tick)."
+    );
+    describe_gauge!(
+        PEER_SCORE_COUNT,
+        Unit::Count,
+        "View entries counted in discguard_peer_score_bucket."
+    );
+    describe_gauge!(PEER_SCORE_SUM, "Sum of the scores of the view's entries.");
+    describe_gauge!(
+        SCORED_PEERS,
+        Unit::Count,
+        "Peers on the scoreboard (nonzero score or ban; bounded)."
+    );
+    describe_gauge!(BANNED_PEERS, Unit::Count, "Peers banned right now.");
+    describe_counter!(
+        PROBES,
+        Unit::Count,
+        "FINDNODE probes of view entries whose answers are scored; label outcome is ok, timeout or error."
+    );
     describe_gauge!(
         ASN_DATABASE_LOADED,
         "1 when an ASN database is loaded; 0 when ASN groups fall back to the IPv4 /16 or IPv6 /32."
@@ -239,6 +296,19 @@ pub fn register_zeroes() {
     ] {
         metrics::counter!(POLICY_EVICTIONS, "table" => "view", "reason" => reason).increment(0);
     }
+    for reason in ["score", "banned"] {
+        metrics::counter!(POLICY_EVICTIONS, "table" => "view", "reason" => reason).increment(0);
+    }
+    for event in discguard_scoring::Event::ALL {
+        metrics::counter!(SCORE_EVENTS, "event" => event.as_str()).increment(0);
+        if event.class() == discguard_scoring::Class::Malice {
+            metrics::counter!(BANS, "reason" => event.as_str()).increment(0);
+        }
+    }
+    metrics::counter!(IP_BANS).increment(0);
+    for outcome in ["ok", "timeout", "error"] {
+        metrics::counter!(PROBES, "outcome" => outcome).increment(0);
+    }
     for table in ["view", "discv5"] {
         metrics::counter!(ADMISSIONS, "table" => table).increment(0);
     }
@@ -247,6 +317,7 @@ pub fn register_zeroes() {
         "dropped_queue_full",
         "rejected_static",
         "rejected_policy",
+        "rejected_score",
         "already_in_view",
         "tried_recently",
         "verified",

@@ -20,10 +20,15 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, trace, warn};
 
 use discguard_risk::{KeyspaceConfig, Member, ScopeInput, assess};
+use discguard_scoring::{
+    Event as ScoreEvent, Outcome, Record, RestoreError, SavedScores, Scoreboard, Standing,
+    UnixMillis,
+};
 
 use crate::api::{
-    BucketView, Discv5BucketView, Discv5EntryView, GroupsView, Health, PeerInfo, RiskResponse,
-    ScopeValues, Scopes, TableEntryView, TableResponse,
+    BanView, BansResponse, BucketView, Discv5BucketView, Discv5EntryView, GroupsView, Health,
+    IpBanView, PeerInfo, RiskResponse, ScopeValues, Scopes, ScoreEventView, TableEntryView,
+    TableResponse,
 };
 use crate::config::{ForkFilter, ServiceConfig};
 use crate::error::{ConfigError, StartError};
@@ -50,6 +55,9 @@ pub struct ViewRecord {
     /// Whether it entered the view from inbound contact: a session it opened
     /// (discv5 reports the direction), not one we asked for.
     pub unsolicited: bool,
+    /// When its NODES answer was last probed (`None`: not yet, first in
+    /// line).
+    pub probed_at: Option<Instant>,
 }
 
 /// Why an ENR never reached the policy.
@@ -69,6 +77,9 @@ pub enum StaticReject {
     MalformedForkDigest,
     /// The node answered from another socket than its ENR announces.
     SocketMismatch,
+    /// The node is banned, or its behaviour score is at or below the
+    /// eviction threshold (`docs/scoring.md`).
+    LowScore,
 }
 
 impl StaticReject {
@@ -82,6 +93,7 @@ impl StaticReject {
             Self::ForkDigestMismatch => "fork_digest_mismatch",
             Self::MalformedForkDigest => "malformed_fork_digest",
             Self::SocketMismatch => "socket_mismatch",
+            Self::LowScore => "low_score",
         }
     }
 }
@@ -174,6 +186,9 @@ struct Inner {
     serve_salt: u64,
     /// Eclipse-risk bookkeeping (removals, served set, recent lookups).
     risk: RiskTracker,
+    /// Behaviour scores and bans. Lock order: discv5, then `state`, then
+    /// this.
+    scores: Mutex<Scoreboard>,
 }
 
 /// A handle to the running service; cheap to clone.
@@ -209,6 +224,14 @@ fn enr_udp_socket(enr: &Enr) -> Option<SocketAddr> {
 /// IPv4 or IPv6 address. Stateless, as discv5 requires (`fn(&Enr) -> bool`).
 fn public_table_filter(enr: &Enr) -> bool {
     enr_udp_socket(enr).is_some_and(|s| addr_class(s.ip()).is_public())
+}
+
+/// Milliseconds since the Unix epoch: the scoreboard's clock (scores and
+/// bans outlive a restart).
+fn now_ms() -> UnixMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Table filter for local testnets: any ENR with a UDP socket.
@@ -304,6 +327,7 @@ impl ServiceHandle {
             tried: RecentlyTried::new(config.recently_tried, config.retry_after),
             evicted: RecentlyTried::new(config.recently_tried, config.cap_ban),
         };
+        let scores = Scoreboard::new(config.scoring).map_err(ConfigError::Scoring)?;
         let (candidates, candidates_rx) = mpsc::channel(config.candidate_queue);
         let (shutdown, _) = watch::channel(false);
 
@@ -330,6 +354,7 @@ impl ServiceHandle {
             tasks: Mutex::new(JoinSet::new()),
             serve_salt: rand::random(),
             risk: RiskTracker::default(),
+            scores: Mutex::new(scores),
         });
         metrics::gauge!(m::LOOKUP_LAST_SUCCESS).set(unix_now());
         m::register_zeroes();
@@ -357,6 +382,7 @@ impl ServiceHandle {
             tasks.spawn(handle.clone().verifier(candidates_rx));
             tasks.spawn(handle.clone().lookup_loop());
             tasks.spawn(handle.clone().maintenance_loop());
+            tasks.spawn(handle.clone().probe_loop());
         }
         Ok(handle)
     }
@@ -454,6 +480,20 @@ impl ServiceHandle {
             return Admission::Static(StaticReject::SocketMismatch);
         }
         let id = raw(&enr.node_id());
+        let churn = self
+            .inner
+            .scores
+            .lock()
+            .observe_enr(&id, enr.seq(), socket, now_ms());
+        for (event, outcome) in churn {
+            self.score_applied(&id, event, outcome);
+        }
+        let rank = match self.inner.scores.lock() {
+            scores if scores.standing(&id, now_ms()) >= Standing::Evicted => {
+                return Admission::Static(StaticReject::LowScore);
+            }
+            scores => i64::from(scores.score(&id, now_ms())),
+        };
         let groups = self.inner.classifier.groups(socket.ip());
         // A session is unsolicited when the node opened it (discv5's table
         // knows the direction) or, for a node discv5 did not keep, when we
@@ -486,15 +526,17 @@ impl ServiceHandle {
             checked_at: now,
             failures: 0,
             unsolicited,
+            probed_at: None,
         };
-        match state.view.insert(id, groups, 0, record) {
+        match state.view.insert(id, groups, rank, record) {
             Ok(evicted) => {
+                let reason = evicted.as_ref().map(|e| e.reason.as_str());
                 let evicted = evicted.map(|e| NodeId::new(&e.entry.id));
                 metrics::counter!(m::ADMISSIONS, "table" => "view").increment(1);
-                if evicted.is_some() {
-                    metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => "diversity")
+                if let Some(reason) = reason {
+                    metrics::counter!(m::POLICY_EVICTIONS, "table" => "view", "reason" => reason)
                         .increment(1);
-                    self.inner.risk.evicted("view", "diversity");
+                    self.inner.risk.evicted("view", reason);
                     self.inner.risk.removed(Scope::View, now, 1);
                 }
                 debug!(node_id = %enr.node_id(), %socket, asn = ?groups.asn_number(), ?evicted, "admitted into the view");
@@ -508,6 +550,79 @@ impl ServiceHandle {
                 trace!(node_id = %enr.node_id(), %reason, "view rejected node");
                 Admission::Policy(reason)
             }
+        }
+    }
+
+    /// Records a behaviour event for `id` (last seen at `ip`) and acts on
+    /// the outcome ([`Self::score_applied`]).
+    fn score(&self, id: &RawId, ip: Option<IpAddr>, event: ScoreEvent) -> Outcome {
+        let outcome = self.inner.scores.lock().record(id, ip, event, now_ms());
+        self.score_applied(id, event, outcome);
+        outcome
+    }
+
+    /// Acts on a score change: the view entry's rank follows the score; at
+    /// or below the eviction threshold the entry leaves the view; a ban is
+    /// pushed into discv5 (`ban_node`, and `ban_ip` when more than 5 banned
+    /// peers share the IP) with the ban's expiry, and the node leaves
+    /// discv5's table too.
+    fn score_applied(&self, id: &RawId, event: ScoreEvent, outcome: Outcome) {
+        metrics::counter!(m::SCORE_EVENTS, "event" => event.as_str()).increment(1);
+        trace!(node_id = %hex_id(id), event = event.as_str(), score = outcome.score, "score event");
+        if let Some(ban) = outcome.banned {
+            let node_id = NodeId::new(id);
+            let remaining = Duration::from_millis(ban.until.saturating_sub(now_ms()));
+            {
+                let discv5 = self.inner.discv5.read();
+                discv5.ban_node(&node_id, Some(remaining));
+                if discv5.remove_node(&node_id) {
+                    metrics::counter!(m::POLICY_EVICTIONS, "table" => "discv5", "reason" => "banned")
+                        .increment(1);
+                    self.inner.risk.evicted("discv5", "banned");
+                    self.inner.risk.removed(Scope::Table, Instant::now(), 1);
+                }
+                if let Some(ip) = outcome.ip_banned {
+                    discv5.ban_ip(ip, Some(remaining));
+                    metrics::counter!(m::IP_BANS).increment(1);
+                    warn!(%ip, "IP banned: more than 5 banned peers share it");
+                }
+            }
+            metrics::counter!(m::BANS, "reason" => event.as_str()).increment(1);
+            info!(node_id = %node_id, reason = event.as_str(), score = outcome.score, seconds = remaining.as_secs(), "banned");
+            self.remove_from_view(id, "banned");
+            return;
+        }
+        if outcome.standing >= Standing::Evicted {
+            if self.remove_from_view(id, "score") {
+                debug!(node_id = %hex_id(id), score = outcome.score, "evicted from the view for its score");
+            }
+            return;
+        }
+        if outcome.score != outcome.previous {
+            self.inner
+                .state
+                .write()
+                .view
+                .set_rank(id, i64::from(outcome.score));
+        }
+    }
+
+    /// A candidate some node returned was PINGed: credit or blame the node
+    /// that returned it.
+    fn returned_answered(&self, enr: &Enr, alive: bool) {
+        let id = raw(&enr.node_id());
+        let scored = self
+            .inner
+            .scores
+            .lock()
+            .returned_answered(&id, alive, now_ms());
+        if let Some((reporter, outcome)) = scored {
+            let event = if outcome.score >= outcome.previous {
+                ScoreEvent::UsefulAnswers
+            } else {
+                ScoreEvent::MostlyDeadAnswers
+            };
+            self.score_applied(&reporter, event, outcome);
         }
     }
 
@@ -762,12 +877,14 @@ impl ServiceHandle {
                         metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "ok")
                             .increment(1);
                         metrics::counter!(m::CANDIDATES, "outcome" => "verified").increment(1);
+                        this.returned_answered(&enr, true);
                         this.admit(&enr, None, Instant::now());
                     }
                     Err(e) => {
                         metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "failed")
                             .increment(1);
                         metrics::counter!(m::CANDIDATES, "outcome" => "unreachable").increment(1);
+                        this.returned_answered(&enr, false);
                         trace!(node_id = %enr.node_id(), error = ?e, "candidate did not answer");
                     }
                 }
@@ -782,11 +899,18 @@ impl ServiceHandle {
         let socket = self.static_check(enr).map_err(|_| "rejected_static")?;
         let id = raw(&enr.node_id());
         let groups = self.inner.classifier.groups(socket.ip());
+        let rank = {
+            let scores = self.inner.scores.lock();
+            if scores.standing(&id, now_ms()) >= Standing::Evicted {
+                return Err("rejected_score");
+            }
+            i64::from(scores.score(&id, now_ms()))
+        };
         let mut state = self.inner.state.write();
         if state.view.contains(&id) {
             return Err("already_in_view");
         }
-        match state.view.decide(&id, &groups, 0) {
+        match state.view.decide(&id, &groups, rank) {
             Decision::Reject(_) => return Err("rejected_policy"),
             Decision::Admit | Decision::AdmitEvicting { .. } => {}
         }
@@ -909,6 +1033,111 @@ impl ServiceHandle {
             .collect()
     }
 
+    /// Probes view entries' NODES answers, one every
+    /// [`ServiceConfig::probe_interval`].
+    async fn probe_loop(self) {
+        let mut shutdown = self.shutdown_rx();
+        let mut tick = tokio::time::interval(self.inner.config.probe_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                _ = tick.tick() => {}
+            }
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                _ = self.probe() => {}
+            }
+        }
+    }
+
+    /// Sends one FINDNODE to the view entry probed least recently (never
+    /// probed first), for three adjacent distances among the farthest
+    /// (where every node's buckets are fullest), judges the raw NODES
+    /// answer (`discguard_scoring::judge`) and scores the sender; usable
+    /// records become candidates, remembered with their sender so that
+    /// their PINGs credit or blame it. A timeout costs
+    /// [`ScoreEvent::RequestTimeout`], an answer earns
+    /// [`ScoreEvent::PingAnswered`]. Returns the events scored.
+    pub async fn probe(&self) -> Vec<ScoreEvent> {
+        let next = {
+            let mut state = self.inner.state.write();
+            let pick = state
+                .view
+                .iter()
+                .min_by_key(|e| (e.payload.probed_at.is_some(), e.payload.probed_at))
+                .map(|e| (e.id, e.payload.enr.clone(), e.payload.socket));
+            if let Some((id, _, _)) = &pick
+                && let Some(r) = state.view.get_mut(id)
+            {
+                r.probed_at = Some(Instant::now());
+            }
+            pick
+        };
+        let Some((id, enr, socket)) = next else {
+            return Vec::new();
+        };
+        let top = 256 - u64::from(rand::random::<u8>() % 3);
+        let distances = vec![top, top - 1, top - 2];
+        let request = self
+            .inner
+            .discv5
+            .read()
+            .find_node_designated_peer(enr, distances.clone());
+        let ip = Some(socket.ip());
+        let nodes = match request.await {
+            Ok(nodes) => nodes,
+            Err(discv5::RequestError::Timeout) => {
+                metrics::counter!(m::PROBES, "outcome" => "timeout").increment(1);
+                self.score(&id, ip, ScoreEvent::RequestTimeout);
+                return vec![ScoreEvent::RequestTimeout];
+            }
+            Err(e) => {
+                metrics::counter!(m::PROBES, "outcome" => "error").increment(1);
+                trace!(node_id = %hex_id(&id), error = ?e, "probe failed");
+                return Vec::new();
+            }
+        };
+        metrics::counter!(m::PROBES, "outcome" => "ok").increment(1);
+        let records: Vec<Record> = nodes
+            .iter()
+            .map(|r| {
+                let socket = enr_udp_socket(r);
+                Record {
+                    id: raw(&r.node_id()),
+                    groups: socket.map(|s| self.inner.classifier.groups(s.ip())),
+                    routable: socket.is_some_and(|s| {
+                        self.inner.config.allow_private_addresses || addr_class(s.ip()).is_public()
+                    }),
+                    fork_ok: self.fork_check(r).is_ok(),
+                }
+            })
+            .collect();
+        let verdict =
+            discguard_scoring::judge(&id, &distances, &records, &self.inner.config.answer_rules);
+        let mut events = vec![ScoreEvent::PingAnswered];
+        events.extend(verdict.events.iter().copied());
+        for &event in &events {
+            self.score(&id, ip, event);
+        }
+        if !verdict.events.is_empty() {
+            debug!(node_id = %hex_id(&id), events = ?verdict.events, records = records.len(), largest_group = ?verdict.largest_group, "NODES answer judged");
+        }
+        // Records of a crowded or lying answer are not followed.
+        if verdict.events.iter().all(|e| {
+            e.class() != discguard_scoring::Class::Malice && *e != ScoreEvent::CrowdedAnswer
+        }) {
+            self.inner
+                .scores
+                .lock()
+                .returned(&id, verdict.usable.iter().map(|&i| records[i].id));
+            for &i in &verdict.usable {
+                self.offer_candidate(nodes[i].clone());
+            }
+        }
+        events
+    }
+
     async fn maintenance_loop(self) {
         let mut shutdown = self.shutdown_rx();
         let mut liveness = tokio::time::interval(self.inner.config.liveness_interval);
@@ -974,6 +1203,13 @@ impl ServiceHandle {
             Ok(_) => {
                 metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "ok")
                     .increment(1);
+                let ip = record.socket.ip();
+                drop(state);
+                self.score(&id, Some(ip), ScoreEvent::PingAnswered);
+                let mut state = self.inner.state.write();
+                let Some(record) = state.view.get_mut(&id) else {
+                    return;
+                };
                 record.last_seen = Instant::now();
                 record.checked_at = record.last_seen;
                 record.failures = 0;
@@ -988,9 +1224,18 @@ impl ServiceHandle {
                     self.remove_from_view(&id, "fork_digest");
                 }
             }
-            Err(_) => {
+            Err(e) => {
                 metrics::counter!(m::PINGS, "purpose" => "liveness", "outcome" => "failed")
                     .increment(1);
+                if matches!(e, discv5::RequestError::Timeout) {
+                    let ip = record.socket.ip();
+                    drop(state);
+                    self.score(&id, Some(ip), ScoreEvent::RequestTimeout);
+                    state = self.inner.state.write();
+                }
+                let Some(record) = state.view.get_mut(&id) else {
+                    return;
+                };
                 record.failures = record.failures.saturating_add(1);
                 // Move it to the back of the queue.
                 record.checked_at = Instant::now();
@@ -1041,7 +1286,31 @@ impl ServiceHandle {
         published.table = publish_buckets(m::TABLE_BUCKET_ENTRIES, &published.table, &table_counts);
         metrics::gauge!(m::CONNECTED_PEERS).set(discv5.connected_peers() as f64);
         drop(discv5);
+        self.publish_scores();
         self.publish_risk();
+    }
+
+    /// The score histogram of the view (as cumulative gauges), the size of
+    /// the scoreboard and the number of bans.
+    fn publish_scores(&self) {
+        let ranks: Vec<i64> = self
+            .inner
+            .state
+            .read()
+            .view
+            .iter()
+            .map(|e| e.rank)
+            .collect();
+        for le in m::SCORE_BUCKETS {
+            let n = ranks.iter().filter(|&&r| r <= i64::from(le)).count();
+            metrics::gauge!(m::PEER_SCORE_BUCKET, "le" => le.to_string()).set(n as f64);
+        }
+        metrics::gauge!(m::PEER_SCORE_BUCKET, "le" => "+Inf").set(ranks.len() as f64);
+        metrics::gauge!(m::PEER_SCORE_COUNT).set(ranks.len() as f64);
+        metrics::gauge!(m::PEER_SCORE_SUM).set(ranks.iter().sum::<i64>() as f64);
+        let scores = self.inner.scores.lock();
+        metrics::gauge!(m::SCORED_PEERS).set(scores.len() as f64);
+        metrics::gauge!(m::BANNED_PEERS).set(scores.bans(now_ms()).len() as f64);
     }
 
     fn view_len(&self) -> usize {
@@ -1070,7 +1339,9 @@ impl ServiceHandle {
             state
                 .view
                 .iter()
-                .filter(|e| self.fork_check(&e.payload.enr).is_ok()),
+                .filter(|e| self.fork_check(&e.payload.enr).is_ok())
+                // Ranks are scores: at or below the threshold, not served.
+                .filter(|e| e.rank > i64::from(discguard_scoring::NOT_SERVED_THRESHOLD)),
             limit,
             self.inner.serve_salt,
         );
@@ -1142,6 +1413,8 @@ impl ServiceHandle {
             }
         }
         let state = self.inner.state.read();
+        let scores = self.inner.scores.lock();
+        let now_unix = now_ms();
         let mut buckets: Vec<BucketView> = Vec::new();
         let mut entries: Vec<_> = state
             .view
@@ -1163,8 +1436,16 @@ impl ServiceHandle {
                 age_seconds: now.duration_since(e.payload.first_seen).as_secs(),
                 last_seen_seconds: now.duration_since(e.payload.last_seen).as_secs(),
                 liveness_failures: e.payload.failures,
-                score: 0,
-                score_events: Vec::new(),
+                score: scores.score(&e.id, now_unix),
+                score_events: scores
+                    .recent(&e.id)
+                    .map(|r| ScoreEventView {
+                        event: r.event.as_str().to_owned(),
+                        delta: r.delta,
+                        score: r.score,
+                        seconds_ago: now_unix.saturating_sub(r.at) / 1000,
+                    })
+                    .collect(),
             };
             match buckets.last_mut() {
                 Some(b) if b.distance == distance => b.entries.push(entry),
@@ -1181,6 +1462,72 @@ impl ServiceHandle {
             buckets,
             discv5_buckets,
         }
+    }
+
+    /// Peers and IPs banned now (`GET /v1/bans`).
+    pub fn bans(&self) -> BansResponse {
+        let now = now_ms();
+        let scores = self.inner.scores.lock();
+        BansResponse {
+            bans: scores
+                .bans(now)
+                .into_iter()
+                .map(|(id, ban, ip, score)| BanView {
+                    node_id: hex_id(&id),
+                    ip: ip.map(|ip| ip.to_string()),
+                    reason: ban.reason.as_str().to_owned(),
+                    score,
+                    expires_in_seconds: ban.until.saturating_sub(now).div_ceil(1000),
+                })
+                .collect(),
+            ip_bans: scores
+                .ip_bans(now)
+                .into_iter()
+                .map(|(ip, until)| IpBanView {
+                    ip: ip.to_string(),
+                    expires_in_seconds: until.saturating_sub(now).div_ceil(1000),
+                })
+                .collect(),
+        }
+    }
+
+    /// Scores and bans to save in the datadir.
+    pub fn scores_snapshot(&self) -> SavedScores {
+        self.inner.scores.lock().snapshot(now_ms())
+    }
+
+    /// Takes saved scores and bans (replacing the board) and pushes the bans
+    /// still in force into discv5. Returns how many entries were left out
+    /// over the bound.
+    ///
+    /// # Errors
+    ///
+    /// [`RestoreError`] naming the malformed entry; the board is unchanged.
+    pub fn restore_scores(&self, saved: &SavedScores) -> Result<usize, RestoreError> {
+        let now = now_ms();
+        let (board, skipped) = Scoreboard::restore(self.inner.config.scoring, saved, now)?;
+        {
+            let discv5 = self.inner.discv5.read();
+            for (id, ban, _, _) in board.bans(now) {
+                let left = Duration::from_millis(ban.until.saturating_sub(now));
+                discv5.ban_node(&NodeId::new(&id), Some(left));
+                discv5.remove_node(&NodeId::new(&id));
+            }
+            for (ip, until) in board.ip_bans(now) {
+                discv5.ban_ip(ip, Some(Duration::from_millis(until.saturating_sub(now))));
+            }
+        }
+        let restored: Vec<(RawId, i32)> = board.scores(now).map(|(id, s)| (*id, s)).collect();
+        *self.inner.scores.lock() = board;
+        let mut state = self.inner.state.write();
+        for (id, score) in restored {
+            if Standing::of(score) >= Standing::Evicted {
+                state.view.remove(&id);
+            } else {
+                state.view.set_rank(&id, i64::from(score));
+            }
+        }
+        Ok(skipped)
     }
 
     /// Parameters of the keyspace test of discv5's table (k = 16).
