@@ -102,20 +102,18 @@ pub const RISK_LOOKUP_DIVERSITY: &str = "discguard_risk_lookup_diversity_ratio";
 pub const SCORE_EVENTS: &str = "discguard_score_events_total";
 /// IPs banned in discv5 because several banned peers share them.
 pub const IP_BANS: &str = "discguard_ip_bans_total";
-/// Cumulative count of the view's entries by score (label `le`): a
-/// histogram of the scores at the last liveness tick, as gauges.
-pub const PEER_SCORE_BUCKET: &str = "discguard_peer_score_bucket";
-/// Entries counted by [`PEER_SCORE_BUCKET`].
-pub const PEER_SCORE_COUNT: &str = "discguard_peer_score_count";
-/// Sum of the scores counted by [`PEER_SCORE_BUCKET`].
-pub const PEER_SCORE_SUM: &str = "discguard_peer_score_sum";
+/// View entries with a score at or below `at_most` (label): the scores at the
+/// last liveness tick as a cumulative distribution, in gauges (not named
+/// `_bucket` nor labelled `le`: promtool reserves both for histograms, and these are a
+/// snapshot, not observations).
+pub const PEER_SCORES: &str = "discguard_peer_scores";
 /// Peers with a score or a ban on the scoreboard (bounded).
 pub const SCORED_PEERS: &str = "discguard_scored_peers";
 /// Peers banned right now.
 pub const BANNED_PEERS: &str = "discguard_banned_peers";
 /// Answer probes (FINDNODE to a view entry); label outcome.
 pub const PROBES: &str = "discguard_probes_total";
-/// Upper bounds of [`PEER_SCORE_BUCKET`]: the thresholds and a few steps
+/// Upper bounds of [`PEER_SCORES`]: the thresholds and a few steps
 /// between (`docs/scoring.md`).
 pub const SCORE_BUCKETS: [i32; 10] = [-100, -50, -40, -20, -10, -5, 0, 5, 10, 20];
 
@@ -222,16 +220,10 @@ pub fn describe() {
         "IPs banned in discv5 because more than 5 banned peers share them."
     );
     describe_gauge!(
-        PEER_SCORE_BUCKET,
+        PEER_SCORES,
         Unit::Count,
-        "View entries with a score at or below le (cumulative, histogram-shaped gauges refreshed every liveness tick)."
+        "View entries with a score at or below at_most (cumulative distribution of the view's scores, refreshed every liveness tick)."
     );
-    describe_gauge!(
-        PEER_SCORE_COUNT,
-        Unit::Count,
-        "View entries counted in discguard_peer_score_bucket."
-    );
-    describe_gauge!(PEER_SCORE_SUM, "Sum of the scores of the view's entries.");
     describe_gauge!(
         SCORED_PEERS,
         Unit::Count,

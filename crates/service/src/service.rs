@@ -1290,7 +1290,7 @@ impl ServiceHandle {
         self.publish_risk();
     }
 
-    /// The score histogram of the view (as cumulative gauges), the size of
+    /// The view's score distribution (as cumulative gauges), the size of
     /// the scoreboard and the number of bans.
     fn publish_scores(&self) {
         let ranks: Vec<i64> = self
@@ -1303,11 +1303,9 @@ impl ServiceHandle {
             .collect();
         for le in m::SCORE_BUCKETS {
             let n = ranks.iter().filter(|&&r| r <= i64::from(le)).count();
-            metrics::gauge!(m::PEER_SCORE_BUCKET, "le" => le.to_string()).set(n as f64);
+            metrics::gauge!(m::PEER_SCORES, "at_most" => le.to_string()).set(n as f64);
         }
-        metrics::gauge!(m::PEER_SCORE_BUCKET, "le" => "+Inf").set(ranks.len() as f64);
-        metrics::gauge!(m::PEER_SCORE_COUNT).set(ranks.len() as f64);
-        metrics::gauge!(m::PEER_SCORE_SUM).set(ranks.iter().sum::<i64>() as f64);
+        metrics::gauge!(m::PEER_SCORES, "at_most" => "+Inf").set(ranks.len() as f64);
         let scores = self.inner.scores.lock();
         metrics::gauge!(m::SCORED_PEERS).set(scores.len() as f64);
         metrics::gauge!(m::BANNED_PEERS).set(scores.bans(now_ms()).len() as f64);
