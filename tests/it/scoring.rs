@@ -189,14 +189,9 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
         entries(&t).all(|e| e.node_id != banned),
         "the banned node stays out"
     );
-    // discv5 may list it (NODES answers name it) but holds no session with
-    // it: its packets are dropped.
-    assert!(
-        t.discv5_buckets
-            .iter()
-            .flat_map(|b| &b.entries)
-            .all(|e| e.node_id != banned || !e.connected)
-    );
+    // discv5's ban list drops the node's unsolicited packets only: when
+    // discv5 itself contacts it, a session can form. The view refuses it
+    // all the same (above).
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     let again: discguard_scoring::SavedScores =
         serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
