@@ -466,13 +466,13 @@ impl Scoreboard {
     /// [`USEFULNESS_SAMPLE`] such PINGs, the node that returned them is
     /// credited ([`Event::UsefulAnswers`], half or more alive) or blamed
     /// ([`Event::MostlyDeadAnswers`], three in four dead). Returns the
-    /// reporter and the outcome when one was scored.
+    /// reporter, the event and the outcome when one was scored.
     pub fn returned_answered(
         &mut self,
         id: &NodeId,
         alive: bool,
         now: UnixMillis,
-    ) -> Option<(NodeId, Outcome)> {
+    ) -> Option<(NodeId, Event, Outcome)> {
         let reporter = self.provenance.remove(id)?;
         let peer = self.peers.entry(reporter).or_default();
         if alive {
@@ -493,7 +493,7 @@ impl Scoreboard {
         } else {
             return None;
         };
-        Some((reporter, self.record(&reporter, None, event, now)))
+        Some((reporter, event, self.record(&reporter, None, event, now)))
     }
 
     /// Observes the ENR of `id` (sequence number `seq`, UDP socket `socket`)
@@ -834,10 +834,13 @@ mod tests {
         }
         assert_eq!(scored.len(), 2);
         assert_eq!(
-            (scored[0].0, scored[0].1.score),
-            (good, USEFUL_ANSWERS_POINTS)
+            (scored[0].0, scored[0].1, scored[0].2.score),
+            (good, Event::UsefulAnswers, USEFUL_ANSWERS_POINTS)
         );
-        assert_eq!((scored[1].0, scored[1].1.score), (bad, -5));
+        assert_eq!(
+            (scored[1].0, scored[1].1, scored[1].2.score),
+            (bad, Event::MostlyDeadAnswers, -5)
+        );
         // Unknown records score nobody.
         assert_eq!(b.returned_answered(&id(999), false, T0), None);
     }

@@ -555,10 +555,9 @@ impl ServiceHandle {
 
     /// Records a behaviour event for `id` (last seen at `ip`) and acts on
     /// the outcome ([`Self::score_applied`]).
-    fn score(&self, id: &RawId, ip: Option<IpAddr>, event: ScoreEvent) -> Outcome {
+    fn score(&self, id: &RawId, ip: Option<IpAddr>, event: ScoreEvent) {
         let outcome = self.inner.scores.lock().record(id, ip, event, now_ms());
         self.score_applied(id, event, outcome);
-        outcome
     }
 
     /// Acts on a score change: the view entry's rank follows the score; at
@@ -616,12 +615,7 @@ impl ServiceHandle {
             .scores
             .lock()
             .returned_answered(&id, alive, now_ms());
-        if let Some((reporter, outcome)) = scored {
-            let event = if outcome.score >= outcome.previous {
-                ScoreEvent::UsefulAnswers
-            } else {
-                ScoreEvent::MostlyDeadAnswers
-            };
+        if let Some((reporter, event, outcome)) = scored {
             self.score_applied(&reporter, event, outcome);
         }
     }
@@ -1058,8 +1052,8 @@ impl ServiceHandle {
     /// records become candidates, remembered with their sender so that
     /// their PINGs credit or blame it. A timeout costs
     /// [`ScoreEvent::RequestTimeout`], an answer earns
-    /// [`ScoreEvent::PingAnswered`]. Returns the events scored.
-    pub async fn probe(&self) -> Vec<ScoreEvent> {
+    /// [`ScoreEvent::PingAnswered`].
+    async fn probe(&self) {
         let next = {
             let mut state = self.inner.state.write();
             let pick = state
@@ -1075,7 +1069,7 @@ impl ServiceHandle {
             pick
         };
         let Some((id, enr, socket)) = next else {
-            return Vec::new();
+            return;
         };
         let top = 256 - u64::from(rand::random::<u8>() % 3);
         let distances = vec![top, top - 1, top - 2];
@@ -1090,12 +1084,12 @@ impl ServiceHandle {
             Err(discv5::RequestError::Timeout) => {
                 metrics::counter!(m::PROBES, "outcome" => "timeout").increment(1);
                 self.score(&id, ip, ScoreEvent::RequestTimeout);
-                return vec![ScoreEvent::RequestTimeout];
+                return;
             }
             Err(e) => {
                 metrics::counter!(m::PROBES, "outcome" => "error").increment(1);
                 trace!(node_id = %hex_id(&id), error = ?e, "probe failed");
-                return Vec::new();
+                return;
             }
         };
         metrics::counter!(m::PROBES, "outcome" => "ok").increment(1);
@@ -1115,9 +1109,8 @@ impl ServiceHandle {
             .collect();
         let verdict =
             discguard_scoring::judge(&id, &distances, &records, &self.inner.config.answer_rules);
-        let mut events = vec![ScoreEvent::PingAnswered];
-        events.extend(verdict.events.iter().copied());
-        for &event in &events {
+        for event in std::iter::once(ScoreEvent::PingAnswered).chain(verdict.events.iter().copied())
+        {
             self.score(&id, ip, event);
         }
         if !verdict.events.is_empty() {
@@ -1135,7 +1128,6 @@ impl ServiceHandle {
                 self.offer_candidate(nodes[i].clone());
             }
         }
-        events
     }
 
     async fn maintenance_loop(self) {
@@ -1290,17 +1282,29 @@ impl ServiceHandle {
         self.publish_risk();
     }
 
-    /// The view's score distribution (as cumulative gauges), the size of
-    /// the scoreboard and the number of bans.
+    /// Brings the view's ranks up to the scores' decay (an event sets a
+    /// rank at once; decay toward 0 moves it only here, every liveness
+    /// tick: the half-life is minutes), then publishes the view's score
+    /// distribution (as cumulative gauges), the size of the scoreboard and
+    /// the number of bans.
     fn publish_scores(&self) {
-        let ranks: Vec<i64> = self
-            .inner
-            .state
-            .read()
-            .view
-            .iter()
-            .map(|e| e.rank)
-            .collect();
+        let now = now_ms();
+        let ranks: Vec<i64> = {
+            let mut state = self.inner.state.write();
+            let scores = self.inner.scores.lock();
+            let stale: Vec<(RawId, i64)> = state
+                .view
+                .iter()
+                .filter_map(|e| {
+                    let score = i64::from(scores.score(&e.id, now));
+                    (score != e.rank).then_some((e.id, score))
+                })
+                .collect();
+            for (id, score) in stale {
+                state.view.set_rank(&id, score);
+            }
+            state.view.iter().map(|e| e.rank).collect()
+        };
         for le in m::SCORE_BUCKETS {
             let n = ranks.iter().filter(|&&r| r <= i64::from(le)).count();
             metrics::gauge!(m::PEER_SCORES, "at_most" => le.to_string()).set(n as f64);
@@ -1308,7 +1312,7 @@ impl ServiceHandle {
         metrics::gauge!(m::PEER_SCORES, "at_most" => "+Inf").set(ranks.len() as f64);
         let scores = self.inner.scores.lock();
         metrics::gauge!(m::SCORED_PEERS).set(scores.len() as f64);
-        metrics::gauge!(m::BANNED_PEERS).set(scores.bans(now_ms()).len() as f64);
+        metrics::gauge!(m::BANNED_PEERS).set(scores.bans(now).len() as f64);
     }
 
     fn view_len(&self) -> usize {
