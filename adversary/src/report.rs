@@ -201,6 +201,20 @@ pub struct FlakyNetwork {
     /// The loss the drawn rates predict for these packets:
     /// Σ rate_i · packets_i / Σ packets_i.
     pub expected_loss: f64,
+    /// Every flaky node: its loss rate and what its relay saw.
+    #[serde(default)]
+    pub nodes: Vec<FlakyNode>,
+}
+
+/// One flaky honest node.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlakyNode {
+    /// Its node ID, 64 hex digits.
+    pub node_id: String,
+    /// The loss rate drawn for it.
+    pub loss: f64,
+    /// What its relay forwarded and dropped.
+    pub relay: RelayCounts,
 }
 
 /// What a victim made of the flaky honest nodes (`flaky-honest`).
@@ -1267,6 +1281,20 @@ fn check_flaky_network(f: &FlakyNetwork) -> Vec<String> {
             "drawn loss rates {}–{} (mean {}) outside [{}, {}]",
             f.loss_drawn_min, f.loss_drawn_max, f.loss_drawn_mean, f.loss_min, f.loss_max
         ));
+    }
+    if !f.nodes.is_empty() {
+        let sum = f
+            .nodes
+            .iter()
+            .fold(RelayCounts::default(), |a, n| a.add(&n.relay));
+        if f.nodes.len() != f.flaky_nodes || sum != f.relay {
+            p.push(format!(
+                "{} flaky nodes listed for {}, their relays sum to {sum:?} not {:?}",
+                f.nodes.len(),
+                f.flaky_nodes,
+                f.relay
+            ));
+        }
     }
     if f.relays_used > f.flaky_nodes {
         p.push(format!(

@@ -38,8 +38,9 @@ use crate::population::{
 use crate::procstat::ProcStat;
 use crate::relay::{DEFAULT_MAX_PEERS, LossyRelay, RelayConfig, RelayCounts};
 use crate::report::{
-    Counts, Diversity, Entropy, FlakyNetwork, FlakyScores, FlakyVictim, KeyspaceDetection,
-    LookupStats, MisbehavingHalving, NearBuckets, NetworkSize, Report, Run, RunCost, Sample,
+    Counts, Diversity, Entropy, FlakyNetwork, FlakyNode, FlakyScores, FlakyVictim,
+    KeyspaceDetection, LookupStats, MisbehavingHalving, NearBuckets, NetworkSize, Report, Run,
+    RunCost, Sample,
 };
 use crate::risk::{self, ScopeSummary, VictimRisk};
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
@@ -284,6 +285,7 @@ const FLAKY_SEED: u64 = 0xF1A4_7E57;
 
 /// A flaky node's relay, with the loss rate it was drawn.
 struct FlakyRelay {
+    node_id: NodeId,
     loss: f64,
     relay: LossyRelay,
 }
@@ -443,7 +445,11 @@ impl Network {
             })
             .await?;
             flaky.insert(nodes[i].node_id(), loss);
-            relays.push(FlakyRelay { loss, relay });
+            relays.push(FlakyRelay {
+                node_id: nodes[i].node_id(),
+                loss,
+                relay,
+            });
         }
         let bind_seconds = started.elapsed().as_secs_f64() - keys_seconds;
         // Honest tables: every honest-looking node (poisoners included).
@@ -539,24 +545,16 @@ impl Network {
         out
     }
 
-    /// Every relay's counts, summed, and the loss their drawn rates predict
-    /// for the packets each saw; relays that saw traffic.
-    fn relay_totals(&self) -> (RelayCounts, f64, usize) {
-        let mut sum = RelayCounts::default();
-        let mut expected = 0.0;
-        let mut used = 0;
-        for r in &self.relays {
-            let c = r.relay.counts();
-            sum = sum.add(&c);
-            expected += r.loss * c.packets() as f64;
-            used += usize::from(c.packets() > 0);
-        }
-        let expected = if sum.packets() == 0 {
-            0.0
-        } else {
-            expected / sum.packets() as f64
-        };
-        (sum, expected, used)
+    /// Every flaky node with its loss rate and its relay's counts now.
+    fn flaky_nodes(&self) -> Vec<FlakyNode> {
+        self.relays
+            .iter()
+            .map(|r| FlakyNode {
+                node_id: hex::encode(r.node_id.raw()),
+                loss: r.loss,
+                relay: r.relay.counts(),
+            })
+            .collect()
     }
 
     /// Starts attacker nodes at `placements` (ports from `port_of`), keys
@@ -1338,7 +1336,21 @@ pub async fn flaky_honest(args: &FlakyHonest) -> anyhow::Result<Report> {
         finals.push((v.table().await, v.served(c.served).await));
     }
     let ended = net.stop_victims(victims).await;
-    let (relay, expected_loss, relays_used) = net.relay_totals();
+    // One snapshot of every relay, once the victims have stopped.
+    let per_node = net.flaky_nodes();
+    let relay = per_node
+        .iter()
+        .fold(RelayCounts::default(), |a, n| a.add(&n.relay));
+    let relays_used = per_node.iter().filter(|n| n.relay.packets() > 0).count();
+    let expected_loss = if relay.packets() == 0 {
+        0.0
+    } else {
+        per_node
+            .iter()
+            .map(|n| n.loss * n.relay.packets() as f64)
+            .sum::<f64>()
+            / relay.packets() as f64
+    };
     let mut runs = Vec::new();
     for ((mut run, (table, served)), risk) in runs_of(samples?, ended).zip(finals).zip(risks) {
         let (table, served) = (table?, served?);
@@ -1370,7 +1382,7 @@ pub async fn flaky_honest(args: &FlakyHonest) -> anyhow::Result<Report> {
         });
         runs.push(run);
     }
-    let losses: Vec<f64> = net.relays.iter().map(|r| r.loss).collect();
+    let losses: Vec<f64> = per_node.iter().map(|n| n.loss).collect();
     let (drawn_min, drawn_max, drawn_mean) = if losses.is_empty() {
         (0.0, 0.0, 0.0)
     } else {
@@ -1381,6 +1393,7 @@ pub async fn flaky_honest(args: &FlakyHonest) -> anyhow::Result<Report> {
         )
     };
     let flaky = FlakyNetwork {
+        nodes: per_node,
         fraction: args.lossy.flaky,
         honest: net.honest.len(),
         flaky_nodes: net.flaky.len(),

@@ -438,7 +438,8 @@ fn flaky_honest_nodes_are_not_banned() {
     let f = r.flaky.as_ref().expect("flaky network reported");
     assert_eq!(f.flaky_nodes, (0.2f64 * 60.0).round() as usize);
     assert_eq!((f.honest, f.fraction), (60, 0.2));
-    assert!((0.1..=0.3).contains(&f.loss_drawn_min) && (0.1..=0.3).contains(&f.loss_drawn_max));
+    assert_eq!(f.nodes.len(), f.flaky_nodes, "every flaky node listed");
+    assert!(f.nodes.iter().all(|n| (0.1..=0.3).contains(&n.loss)));
     // The victims' traffic went through the relays, and they lost about
     // what the drawn rates say (a few hundred packets: a wide band).
     assert!(
