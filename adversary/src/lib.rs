@@ -7,8 +7,10 @@
 //! - the victims, each in its own process: the real `discguard` binary and
 //!   the plain discv5 baselines ([`victims`], [`victim`]);
 //! - the scenarios `sybil-flood`, `id-mining`, `lookup-poisoning`,
-//!   `baseline` ([`scenario`]), what they measure ([`measure`], [`procstat`])
-//!   and the report they write ([`report`], [`chart`]);
+//!   `baseline`, `keyspace-detection`, `flaky-honest` ([`scenario`]), the
+//!   lossy relay in front of flaky honest nodes ([`relay`]), what they
+//!   measure ([`measure`], [`procstat`]) and the report they write
+//!   ([`report`], [`chart`]);
 //! - the local testnet of the README ([`testnet`]), with real Lodestar
 //!   discv5 nodes in a Node.js process ([`lodestar`]) and the simple honest
 //!   nodes the integration tests use ([`honest`]).
@@ -24,6 +26,7 @@ pub mod lodestar;
 pub mod measure;
 pub mod population;
 pub mod procstat;
+pub mod relay;
 pub mod report;
 pub mod risk;
 pub mod scenario;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use discguard_adversary::report::Report;
 use discguard_adversary::scenario::{
-    self, Common, IdMining, KeyspaceDetectionArgs, LookupPoisoning, SybilFlood,
+    self, Common, FlakyHonest, IdMining, KeyspaceDetectionArgs, LookupPoisoning, SybilFlood,
 };
 use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
 use discguard_adversary::victim::{VictimArgs, run_victim};
@@ -50,6 +50,9 @@ enum Cmd {
     LookupPoisoning(LookupPoisoning),
     /// No attack: what each victim's policy costs on the real population.
     Baseline(Baseline),
+    /// No attack: a fraction of honest nodes lose 10–30% of their packets
+    /// (a lossy relay in front of each); are they banned or pushed out?
+    FlakyHonest(FlakyHonest),
     /// The keyspace-anomaly flag over repeated seeded runs: false alarms
     /// without attack, detection with IDs mined next to each victim.
     KeyspaceDetection(KeyspaceDetectionArgs),
@@ -90,6 +93,10 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Baseline(a) => {
             let out = a.common.out.clone();
             finish(scenario::baseline(&a.common).await?, &out)
+        }
+        Cmd::FlakyHonest(a) => {
+            let out = a.common.out.clone();
+            finish(scenario::flaky_honest(&a).await?, &out)
         }
         Cmd::KeyspaceDetection(a) => {
             let out = a.common.out.clone();

@@ -17,6 +17,12 @@
 //! - **Group entropy** H = −Σ p_g ln p_g (nats) over the groups of a set,
 //!   and, to compare a small set fairly with a large population, the mean
 //!   entropy of uniform random samples of the same size from the population.
+//! - **Bans**: a victim's `/v1/bans` sorted by who the harness knows each
+//!   banned node to be: attacker (Sybil or poisoner), honest (a **false
+//!   ban**; flaky honest nodes included) or unknown to the network.
+//! - **Halving time** of the misbehaving share (Sybils + poisoners, the
+//!   attacker share above) over the samples of a run: the peak and its
+//!   time, then the first later sample at or below half the peak.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -24,6 +30,8 @@ use std::hash::Hash;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use serde::{Deserialize, Serialize};
+
+use discguard_service::api::BansResponse;
 
 use crate::population::Placement;
 
@@ -59,6 +67,204 @@ impl SetCount {
         } else {
             self.attacker as f64 / self.total as f64
         }
+    }
+}
+
+/// Who the harness knows a node (or an IP) to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeClass {
+    /// A Sybil or a poisoner.
+    Attacker,
+    /// An honest node that keeps its packets.
+    Honest,
+    /// An honest node behind a lossy relay (`flaky-honest`).
+    Flaky,
+    /// Not a node of the network (another victim, a stale record).
+    Unknown,
+}
+
+/// Most honest node IDs listed in [`BanStats::banned_honest_ids`].
+pub const BANNED_HONEST_IDS_SHOWN: usize = 20;
+
+/// A victim's ban list (`GET /v1/bans`) against ground truth.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanStats {
+    /// Banned node IDs.
+    pub total: usize,
+    /// Of those, the attacker's (Sybils and poisoners).
+    pub attacker: usize,
+    /// Of those, honest nodes, flaky ones included: **false bans**.
+    pub false_bans: usize,
+    /// Of the false bans, flaky honest nodes.
+    #[serde(default)]
+    pub flaky: usize,
+    /// Of those, node IDs that are not nodes of the network.
+    #[serde(default)]
+    pub other: usize,
+    /// The banned honest node IDs (hex), the first
+    /// [`BANNED_HONEST_IDS_SHOWN`] in the victim's order.
+    pub banned_honest_ids: Vec<String>,
+    /// Banned IPs.
+    #[serde(default)]
+    pub ip_bans: usize,
+    /// Of those, IPs of the attacker range.
+    #[serde(default)]
+    pub ip_bans_attacker: usize,
+    /// Of those, IPs where an honest node lives (false IP bans).
+    #[serde(default)]
+    pub ip_bans_honest: usize,
+    /// Bans by reason (the event that crossed the threshold).
+    #[serde(default)]
+    pub reasons: BTreeMap<String, usize>,
+}
+
+impl BanStats {
+    /// The counts of a sample.
+    pub fn count(&self) -> BanCount {
+        BanCount {
+            total: self.total,
+            attacker: self.attacker,
+            false_bans: self.false_bans,
+        }
+    }
+}
+
+/// Banned node IDs at one sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanCount {
+    /// Banned node IDs.
+    pub total: usize,
+    /// Of those, the attacker's.
+    pub attacker: usize,
+    /// Of those, honest nodes (flaky ones included).
+    pub false_bans: usize,
+}
+
+/// Sorts a ban list by `class_of` (node ID in hex) and `ip_class_of` (IP as
+/// the victim wrote it).
+pub fn ban_stats(
+    bans: &BansResponse,
+    class_of: impl Fn(&str) -> NodeClass,
+    ip_class_of: impl Fn(&str) -> NodeClass,
+) -> BanStats {
+    let mut s = BanStats {
+        total: bans.bans.len(),
+        ip_bans: bans.ip_bans.len(),
+        ..BanStats::default()
+    };
+    for b in &bans.bans {
+        *s.reasons.entry(b.reason.clone()).or_default() += 1;
+        match class_of(&b.node_id) {
+            NodeClass::Attacker => s.attacker += 1,
+            NodeClass::Unknown => s.other += 1,
+            c @ (NodeClass::Honest | NodeClass::Flaky) => {
+                s.false_bans += 1;
+                s.flaky += usize::from(c == NodeClass::Flaky);
+                if s.banned_honest_ids.len() < BANNED_HONEST_IDS_SHOWN {
+                    s.banned_honest_ids.push(b.node_id.clone());
+                }
+            }
+        }
+    }
+    for b in &bans.ip_bans {
+        match ip_class_of(&b.ip) {
+            NodeClass::Attacker => s.ip_bans_attacker += 1,
+            NodeClass::Honest | NodeClass::Flaky => s.ip_bans_honest += 1,
+            NodeClass::Unknown => {}
+        }
+    }
+    s
+}
+
+/// How long the misbehaving nodes kept their place in one set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Halving {
+    /// Highest share over the samples.
+    pub peak_share: f64,
+    /// Seconds (since the victims started) of the first sample at the peak.
+    pub peak_t_seconds: f64,
+    /// Seconds from the peak to the first later sample whose share is at
+    /// most half the peak; `null` when that never happened within the run
+    /// (or the share was 0 throughout).
+    pub halved_after_seconds: Option<f64>,
+    /// Share at the last sample.
+    pub end_share: f64,
+}
+
+/// The [`Halving`] of a series of `(t_seconds, share)` samples in time
+/// order; `None` without samples. The peak is the first sample at the
+/// highest share.
+pub fn halving(samples: &[(f64, f64)]) -> Option<Halving> {
+    let (&(_, end_share), _) = samples.split_last()?;
+    let mut peak = 0;
+    for (i, &(_, x)) in samples.iter().enumerate() {
+        if x > samples[peak].1 {
+            peak = i;
+        }
+    }
+    let (peak_t, peak_share) = samples[peak];
+    let halved_after_seconds = if peak_share > 0.0 {
+        samples[peak + 1..]
+            .iter()
+            .find(|&&(_, x)| x <= peak_share / 2.0)
+            .map(|&(t, _)| t - peak_t)
+    } else {
+        None
+    };
+    Some(Halving {
+        peak_share,
+        peak_t_seconds: peak_t,
+        halved_after_seconds,
+        end_share,
+    })
+}
+
+/// A set's size and how many of its members are flaky honest nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlakyCount {
+    /// Members.
+    pub total: usize,
+    /// Of those, flaky honest nodes.
+    pub flaky: usize,
+}
+
+impl FlakyCount {
+    /// flaky / total, 0 when empty.
+    pub fn share(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            self.flaky as f64 / self.total as f64
+        }
+    }
+}
+
+/// Scores of a group of view entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScoreSummary {
+    /// Entries.
+    pub entries: usize,
+    /// Median score (mean of the middle two for an even count); `null`
+    /// without entries.
+    pub median: Option<f64>,
+    /// Lowest score; `null` without entries.
+    pub min: Option<i32>,
+}
+
+/// The [`ScoreSummary`] of `scores`.
+pub fn score_summary(scores: impl IntoIterator<Item = i32>) -> ScoreSummary {
+    let mut v: Vec<i32> = scores.into_iter().collect();
+    v.sort_unstable();
+    let n = v.len();
+    let median = match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(f64::from(v[n / 2])),
+        _ => Some((f64::from(v[n / 2 - 1]) + f64::from(v[n / 2])) / 2.0),
+    };
+    ScoreSummary {
+        entries: n,
+        median,
+        min: v.first().copied(),
     }
 }
 
@@ -265,6 +471,76 @@ mod tests {
             })
             .collect();
         assert_eq!(capped_size(&shared.iter().collect::<Vec<_>>(), caps), 3);
+    }
+
+    #[test]
+    fn bans_are_sorted_by_who_was_banned() {
+        use discguard_service::api::{BanView, IpBanView};
+        let ban = |id: &str, reason: &str| BanView {
+            node_id: id.to_string(),
+            ip: None,
+            reason: reason.to_string(),
+            score: -100,
+            expires_in_seconds: 60,
+        };
+        let mut bans = BansResponse {
+            bans: vec![
+                ban("a1", "x"),
+                ban("h1", "y"),
+                ban("f1", "y"),
+                ban("zz", "x"),
+            ],
+            ip_bans: vec![
+                IpBanView {
+                    ip: "127.200.0.1".into(),
+                    expires_in_seconds: 1,
+                },
+                IpBanView {
+                    ip: "127.1.0.1".into(),
+                    expires_in_seconds: 1,
+                },
+            ],
+        };
+        for i in 0..30 {
+            bans.bans.push(ban(&format!("h{i}x"), "y"));
+        }
+        let class = |id: &str| match id.as_bytes()[0] {
+            b'a' => NodeClass::Attacker,
+            b'h' => NodeClass::Honest,
+            b'f' => NodeClass::Flaky,
+            _ => NodeClass::Unknown,
+        };
+        let ip_class = |ip: &str| {
+            if ip.starts_with("127.200.") {
+                NodeClass::Attacker
+            } else {
+                NodeClass::Honest
+            }
+        };
+        let s = ban_stats(&bans, class, ip_class);
+        assert_eq!(
+            (s.total, s.attacker, s.false_bans, s.flaky, s.other),
+            (34, 1, 32, 1, 1)
+        );
+        assert_eq!(s.banned_honest_ids.len(), BANNED_HONEST_IDS_SHOWN);
+        assert_eq!(
+            s.banned_honest_ids[..2],
+            ["h1".to_string(), "f1".to_string()]
+        );
+        assert_eq!((s.ip_bans, s.ip_bans_attacker, s.ip_bans_honest), (2, 1, 1));
+        assert_eq!(s.reasons["y"], 32);
+        assert_eq!(s.count().false_bans, 32);
+        let empty = ban_stats(&BansResponse::default(), class, ip_class);
+        assert_eq!(empty, BanStats::default());
+    }
+
+    #[test]
+    fn score_medians() {
+        let s = score_summary([3, -40, 0, 7]);
+        assert_eq!((s.entries, s.median, s.min), (4, Some(1.5), Some(-40)));
+        let s = score_summary([5, -2, 9]);
+        assert_eq!((s.median, s.min), (Some(5.0), Some(-2)));
+        assert_eq!(score_summary([]), ScoreSummary::default());
     }
 
     #[test]

@@ -8,8 +8,14 @@
 //! | range | who |
 //! |---|---|
 //! | 127.0.0.0/16 | victims (`127.0.<run>.<1..3>`) |
-//! | 127.1.0.0 – 127.127.255.255 | honest nodes (and lookup poisoners among them), one /24 each |
+//! | 127.1.0.0 – 127.127.255.255 | honest nodes (and lookup poisoners among them), one /24 each, at host `.1` |
 //! | 127.128.0.0 – 127.255.255.255 | attacker nodes (Sybils) |
+//!
+//! A flaky honest node (`flaky-honest`) keeps `.1` of its /24 as the
+//! address its ENR advertises, where its lossy relay listens; the node's
+//! own socket binds `.2` of the same /24 and the relay's per-peer sockets
+//! bind `.3` ([`flaky_internal_ips`]). No other node uses hosts `.2`–`.255`
+//! of an honest /24, and victims never see these internal addresses.
 //!
 //! Honest nodes are drawn from the ASN distribution of 17,356 Ethereum node
 //! IPs crawled on 2025-11-22 (`data/ethereum-node-asn-distribution.csv`,
@@ -61,6 +67,15 @@ pub fn is_attacker_ip(ip: Ipv4Addr) -> bool {
 /// The address of victim `slot` (0, 1, 2) in run `run`: `127.0.<run>.<slot+1>`.
 pub fn victim_ip(run: u8, slot: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, run, slot + 1)
+}
+
+/// The internal addresses of a flaky honest node whose ENR advertises
+/// `ip` (host `.1` of its /24): where its discv5 socket binds (host `.2`)
+/// and where its relay's per-peer sockets bind (host `.3`). See the
+/// address plan in the module docs.
+pub fn flaky_internal_ips(ip: Ipv4Addr) -> (Ipv4Addr, Ipv4Addr) {
+    let [a, b, c, _] = ip.octets();
+    (Ipv4Addr::new(a, b, c, 2), Ipv4Addr::new(a, b, c, 3))
 }
 
 /// The AS number of nodes the distribution lists as `unknown` (no AS

@@ -13,12 +13,20 @@
 //!            "attacker_share": {"table": x, "view": y | null, "served": z},
 //!            "attacker_share_bound": b,
 //!            "counts": {"table": {"total": …, "attacker": …}, "view": …, "served": …},
-//!            "over_time": [{"t_seconds": …, "counts": {…}, "shares": {…}}],
-//!            "cost": {"cpu_seconds": …, "peak_rss_mib": …}, …}]}
+//!            "over_time": [{"t_seconds": …, "counts": {…}, "shares": {…},
+//!                           "bans": {"total", "attacker", "false_bans"} | null}],
+//!            "bans": {"total", "attacker", "false_bans", "flaky", "other",
+//!                     "banned_honest_ids": […], "ip_bans", …} | null,
+//!            "halving": {"table": H, "view": H | null, "served": H} | null,
+//!            "flaky": {…} | null,
+//!            "cost": {"cpu_seconds": …, "peak_rss_mib": …}, …}],
+//!  "flaky": {…} | null}
 //! ```
 //!
 //! Shares are fractions in [0, 1]; a share of an empty set is 0 and its
-//! count says it was empty.
+//! count says it was empty. `bans` is `null` where the victim serves no
+//! `/v1/bans` (404). Fields added after the first reports carry serde
+//! defaults, so older `report.json` files still parse.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,8 +36,9 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::chart::{LineChart, Series, XScale, write_svg};
-use crate::measure::SetCount;
+use crate::measure::{BanCount, BanStats, FlakyCount, Halving, ScoreSummary, SetCount, halving};
 use crate::procstat::ProcStat;
+use crate::relay::RelayCounts;
 use crate::risk::VictimRisk;
 use crate::victims::Defense;
 
@@ -50,6 +59,9 @@ pub struct Report {
     pub runs: Vec<Run>,
     /// Charts written beside the report (file names).
     pub charts: Vec<String>,
+    /// The flaky honest nodes and their relays (`flaky-honest`).
+    #[serde(default)]
+    pub flaky: Option<FlakyNetwork>,
 }
 
 /// Who was on the network.
@@ -127,6 +139,109 @@ pub struct Sample {
     pub counts: Counts,
     /// Shares at that time.
     pub shares: Shares,
+    /// The victim's ban list at that time; `null` where it serves none.
+    #[serde(default)]
+    pub bans: Option<BanCount>,
+}
+
+/// How long the misbehaving nodes (Sybils and poisoners) kept their place
+/// in each of a victim's sets: [`Halving`] over the run's samples.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MisbehavingHalving {
+    /// discv5's table.
+    pub table: Halving,
+    /// The view (discguard only).
+    pub view: Option<Halving>,
+    /// Served peers.
+    pub served: Halving,
+}
+
+impl MisbehavingHalving {
+    /// From a victim's samples; `None` without samples.
+    pub fn of(samples: &[Sample]) -> Option<Self> {
+        let series = |f: &dyn Fn(&Sample) -> Option<f64>| -> Option<Vec<(f64, f64)>> {
+            samples.iter().map(|s| Some((s.t_seconds, f(s)?))).collect()
+        };
+        Some(Self {
+            table: halving(&series(&|s| Some(s.shares.table))?)?,
+            view: series(&|s| s.shares.view).and_then(|v| halving(&v)),
+            served: halving(&series(&|s| Some(s.shares.served))?)?,
+        })
+    }
+}
+
+/// The flaky honest nodes of `flaky-honest`, their relays and the loss
+/// they caused.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlakyNetwork {
+    /// `--flaky`: the fraction of honest nodes made flaky.
+    pub fraction: f64,
+    /// Honest nodes (flaky ones included).
+    pub honest: usize,
+    /// Flaky honest nodes: round(fraction × honest).
+    pub flaky_nodes: usize,
+    /// flaky_nodes / honest: their share of the network.
+    pub network_share: f64,
+    /// `--loss-min`.
+    pub loss_min: f64,
+    /// `--loss-max`.
+    pub loss_max: f64,
+    /// Lowest loss rate drawn.
+    pub loss_drawn_min: f64,
+    /// Mean loss rate drawn.
+    pub loss_drawn_mean: f64,
+    /// Highest loss rate drawn.
+    pub loss_drawn_max: f64,
+    /// Packets every relay forwarded and dropped, summed.
+    pub relay: RelayCounts,
+    /// Relays that saw at least one packet.
+    pub relays_used: usize,
+    /// Realised loss: dropped / packets offered, both directions.
+    pub realised_loss: f64,
+    /// The loss the drawn rates predict for these packets:
+    /// Σ rate_i · packets_i / Σ packets_i.
+    pub expected_loss: f64,
+    /// Every flaky node: its loss rate and what its relay saw.
+    #[serde(default)]
+    pub nodes: Vec<FlakyNode>,
+}
+
+/// One flaky honest node.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlakyNode {
+    /// Its node ID, 64 hex digits.
+    pub node_id: String,
+    /// The loss rate drawn for it.
+    pub loss: f64,
+    /// What its relay forwarded and dropped.
+    pub relay: RelayCounts,
+}
+
+/// What a victim made of the flaky honest nodes (`flaky-honest`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FlakyVictim {
+    /// Flaky nodes in discv5's table.
+    pub table: FlakyCount,
+    /// Flaky nodes in the view (discguard only).
+    pub view: Option<FlakyCount>,
+    /// Flaky nodes among the served peers.
+    pub served: FlakyCount,
+    /// Flaky nodes banned (the goal: 0); `null` without a ban list.
+    pub flaky_banned: Option<usize>,
+    /// Honest nodes that are not flaky, banned; `null` without a ban list.
+    pub honest_banned: Option<usize>,
+    /// Scores of the view's entries (`/v1/table` `score`, missing = 0;
+    /// discguard only).
+    pub scores: Option<FlakyScores>,
+}
+
+/// Scores of flaky view entries against the others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlakyScores {
+    /// Flaky honest nodes in the view.
+    pub flaky: ScoreSummary,
+    /// Every other entry of the view.
+    pub other: ScoreSummary,
 }
 
 /// Lookups a victim ran for existing node IDs.
@@ -225,6 +340,17 @@ pub struct Run {
     /// Keyspace-anomaly flags over repeated runs (`keyspace-detection`).
     #[serde(default)]
     pub keyspace_detection: Option<KeyspaceDetection>,
+    /// The victim's ban list at the end of the run against ground truth;
+    /// `null` where it serves no `/v1/bans`.
+    #[serde(default)]
+    pub bans: Option<BanStats>,
+    /// How long the misbehaving nodes kept their place (every scenario,
+    /// from `over_time`).
+    #[serde(default)]
+    pub halving: Option<MisbehavingHalving>,
+    /// What the victim made of the flaky honest nodes (`flaky-honest`).
+    #[serde(default)]
+    pub flaky: Option<FlakyVictim>,
 }
 
 /// How often the keyspace-anomaly flag was raised for one victim over
@@ -458,6 +584,9 @@ impl Report {
                 r.counts.served.total,
             );
         }
+        self.bans_markdown(&mut s);
+        self.halving_markdown(&mut s);
+        self.flaky_markdown(&mut s);
         if has(|r| r.lookups.is_some()) {
             let _ = writeln!(s, "\n## Lookups for existing node IDs\n");
             let _ = writeln!(
@@ -656,6 +785,166 @@ impl Report {
         s
     }
 
+    /// The "Bans" section.
+    fn bans_markdown(&self, s: &mut String) {
+        let _ = writeln!(s, "\n## Bans\n");
+        let _ = writeln!(
+            s,
+            "Each victim's `/v1/bans` at the end of the run, sorted by who the harness knows each banned node to be. **Goal: false bans = 0** (no honest node banned, flaky ones included). \"no ban list\": the victim serves no `/v1/bans` (404). The plain discv5 baselines serve an empty list: discv5 keeps no scores, and its own ban list (packet filter) cannot be read from outside.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| defence | G | bans | attacker | false bans (honest) | of which flaky | other | IP bans (attacker · honest) | reasons | banned honest IDs |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---|---|---|");
+        for r in &self.runs {
+            let g = r.sybil_groups.map_or("–".into(), |g| g.to_string());
+            let Some(b) = &r.bans else {
+                let _ = writeln!(
+                    s,
+                    "| {} | {g} | no ban list | – | – | – | – | – | – | – |",
+                    r.defense
+                );
+                continue;
+            };
+            let reasons: Vec<String> = b.reasons.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let mut ids: Vec<String> = b
+                .banned_honest_ids
+                .iter()
+                .take(3)
+                .map(|id| format!("`{}…`", id.get(..12).unwrap_or(id)))
+                .collect();
+            if b.false_bans > ids.len() {
+                ids.push(format!("(+{} more)", b.false_bans - ids.len()));
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {g} | {} | {} | {}{} | {} | {} | {} ({} · {}) | {} | {} |",
+                r.defense,
+                b.total,
+                b.attacker,
+                b.false_bans,
+                if b.false_bans > 0 { " ✗" } else { "" },
+                b.flaky,
+                b.other,
+                b.ip_bans,
+                b.ip_bans_attacker,
+                b.ip_bans_honest,
+                if reasons.is_empty() {
+                    "–".into()
+                } else {
+                    reasons.join(", ")
+                },
+                if ids.is_empty() {
+                    "–".into()
+                } else {
+                    ids.join(" ")
+                },
+            );
+        }
+    }
+
+    /// The "Misbehaving nodes losing their place" section.
+    fn halving_markdown(&self, s: &mut String) {
+        let _ = writeln!(s, "\n## Misbehaving nodes losing their place\n");
+        let _ = writeln!(
+            s,
+            "Misbehaving share = Sybils and poisoners over the members of a set (the attacker share above), sampled every `--sample-every` seconds. Peak = the highest share and the first sample at it; halved after = seconds from the peak to the first later sample at or below half the peak, \"not within the run\" when none was; end = the share at the last sample.\n"
+        );
+        let mut rows = Vec::new();
+        for r in &self.runs {
+            let Some(h) = &r.halving else { continue };
+            let sets = [
+                ("table", Some(&h.table)),
+                ("view", h.view.as_ref()),
+                ("served", Some(&h.served)),
+            ];
+            for (name, x) in sets {
+                let Some(x) = x.filter(|x| x.peak_share > 0.0) else {
+                    continue;
+                };
+                rows.push(format!(
+                    "| {} | {} | {name} | {} | {:.0} | {} | {} |",
+                    r.defense,
+                    r.sybil_groups.map_or("–".into(), |g| g.to_string()),
+                    pct(x.peak_share),
+                    x.peak_t_seconds,
+                    x.halved_after_seconds
+                        .map_or("not within the run".into(), |t| format!("{t:.0} s")),
+                    pct(x.end_share),
+                ));
+            }
+        }
+        if rows.is_empty() {
+            let _ = writeln!(
+                s,
+                "No misbehaving node was in any victim's sets at any sample."
+            );
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| defence | G | set | peak share | peak at (s) | halved after | share at end |"
+        );
+        let _ = writeln!(s, "|---|---:|---|---:|---:|---|---:|");
+        for row in rows {
+            let _ = writeln!(s, "{row}");
+        }
+    }
+
+    /// The "Flaky honest nodes" section (`flaky-honest`).
+    fn flaky_markdown(&self, s: &mut String) {
+        let Some(f) = &self.flaky else { return };
+        let _ = writeln!(s, "\n## Flaky honest nodes\n");
+        let _ = writeln!(
+            s,
+            "{} of {} honest nodes ({}) lose packets: each has a loss rate drawn uniformly from [{}, {}] (drawn: {} – {}, mean {}), applied to every packet in each direction by a lossy relay in front of it. The relays saw {} packets ({} to the nodes, {} from them) and dropped {}: **realised loss {}** (the drawn rates predict {} for these packets); {} of {} relays saw traffic. Flaky nodes are honest: **a flaky node banned is a false ban (goal: 0)**.\n",
+            f.flaky_nodes,
+            f.honest,
+            pct(f.network_share),
+            f.loss_min,
+            f.loss_max,
+            pct(f.loss_drawn_min),
+            pct(f.loss_drawn_max),
+            pct(f.loss_drawn_mean),
+            f.relay.packets(),
+            f.relay.to_node,
+            f.relay.from_node,
+            f.relay.dropped(),
+            pct(f.realised_loss),
+            pct(f.expected_loss),
+            f.relays_used,
+            f.flaky_nodes,
+        );
+        let _ = writeln!(
+            s,
+            "| defence | flaky banned | other honest banned | flaky share: table | view | served | network | view scores, flaky: median · min (n) | others: median · min (n) |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---|---|");
+        let scores = |x: &ScoreSummary| match (x.median, x.min) {
+            (Some(m), Some(lo)) => format!("{m:.1} · {lo} ({})", x.entries),
+            _ => "– (0)".into(),
+        };
+        for r in &self.runs {
+            let Some(v) = &r.flaky else { continue };
+            let share = |c: &FlakyCount| format!("{} ({}/{})", pct(c.share()), c.flaky, c.total);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.defense,
+                v.flaky_banned
+                    .map_or("no ban list".into(), |n| format!("**{n}**")),
+                v.honest_banned.map_or("–".into(), |n| n.to_string()),
+                share(&v.table),
+                v.view.as_ref().map_or("–".into(), share),
+                share(&v.served),
+                pct(f.network_share),
+                v.scores.as_ref().map_or("–".into(), |x| scores(&x.flaky)),
+                v.scores.as_ref().map_or("–".into(), |x| scores(&x.other)),
+            );
+        }
+    }
+
     /// A one-screen summary for the terminal.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -670,13 +959,13 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
-            "defence", "G", "table", "view", "served", "A_max", "lookups"
+            "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
+            "defence", "G", "table", "view", "served", "A_max", "lookups", "false bans"
         );
         for r in &self.runs {
             let _ = writeln!(
                 s,
-                "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9}",
+                "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
                 r.defense.name(),
                 r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                 pct(r.attacker_share.table),
@@ -685,7 +974,34 @@ impl Report {
                 opt_pct(r.attacker_share_bound),
                 r.lookups
                     .map_or("–".into(), |l| format!("{}/{}", l.found, l.lookups)),
+                r.bans
+                    .as_ref()
+                    .map_or("no list".into(), |b| b.false_bans.to_string()),
             );
+        }
+        if let Some(f) = &self.flaky {
+            let _ = writeln!(
+                s,
+                "flaky honest nodes: {} of {}; relays dropped {} of {} packets ({})",
+                f.flaky_nodes,
+                f.honest,
+                f.relay.dropped(),
+                f.relay.packets(),
+                pct(f.realised_loss)
+            );
+            for r in &self.runs {
+                if let Some(v) = &r.flaky {
+                    let _ = writeln!(
+                        s,
+                        "{:<18} flaky banned {}, flaky share of served {} (network {})",
+                        r.defense.name(),
+                        v.flaky_banned
+                            .map_or("– (no ban list)".into(), |n| n.to_string()),
+                        pct(v.served.share()),
+                        pct(f.network_share),
+                    );
+                }
+            }
         }
         for r in &self.runs {
             if let Some(d) = &r.keyspace_detection {
@@ -812,7 +1128,263 @@ impl Report {
             {
                 problems.push(format!("{who}: near buckets don't add up"));
             }
+            problems.extend(check_bans(&who, r));
+            problems.extend(check_halving(&who, r));
+            problems.extend(check_flaky_victim(&who, r, self.flaky.as_ref()));
+        }
+        if let Some(f) = &self.flaky {
+            problems.extend(check_flaky_network(f));
         }
         problems
+    }
+}
+
+fn in_unit(x: f64) -> bool {
+    (0.0..=1.0).contains(&x)
+}
+
+/// A ban list's counts add up.
+fn check_bans(who: &str, r: &Run) -> Vec<String> {
+    let mut p = Vec::new();
+    if let Some(b) = &r.bans {
+        if b.attacker + b.false_bans + b.other != b.total {
+            p.push(format!(
+                "{who} bans: {} attacker + {} false + {} other ≠ {}",
+                b.attacker, b.false_bans, b.other, b.total
+            ));
+        }
+        if b.flaky > b.false_bans {
+            p.push(format!(
+                "{who} bans: {} flaky of {} false bans",
+                b.flaky, b.false_bans
+            ));
+        }
+        if b.banned_honest_ids.len() != b.false_bans.min(crate::measure::BANNED_HONEST_IDS_SHOWN) {
+            p.push(format!(
+                "{who} bans: {} honest IDs listed for {} false bans",
+                b.banned_honest_ids.len(),
+                b.false_bans
+            ));
+        }
+        if b.ip_bans_attacker + b.ip_bans_honest > b.ip_bans {
+            p.push(format!("{who} IP bans don't add up"));
+        }
+        if b.reasons.values().sum::<usize>() != b.total {
+            p.push(format!("{who} ban reasons don't add up to {}", b.total));
+        }
+    }
+    for s in &r.over_time {
+        if let Some(b) = s.bans
+            && b.attacker + b.false_bans > b.total
+        {
+            p.push(format!("{who} t={} bans don't add up", s.t_seconds));
+        }
+    }
+    p
+}
+
+/// Halving times are measured from the samples and agree with them.
+fn check_halving(who: &str, r: &Run) -> Vec<String> {
+    let mut p = Vec::new();
+    let Some(h) = &r.halving else { return p };
+    for (name, x) in [
+        ("table", Some(&h.table)),
+        ("view", h.view.as_ref()),
+        ("served", Some(&h.served)),
+    ] {
+        let Some(x) = x else { continue };
+        if !in_unit(x.peak_share) || !in_unit(x.end_share) || x.end_share > x.peak_share {
+            p.push(format!("{who} {name} halving: shares {x:?}"));
+        }
+        if x.halved_after_seconds.is_some_and(|t| t <= 0.0) {
+            p.push(format!("{who} {name} halving: not after the peak: {x:?}"));
+        }
+    }
+    if h.view.is_some() != r.defense.has_view() {
+        p.push(format!("{who}: a view halving iff the victim keeps a view"));
+    }
+    p
+}
+
+/// A victim's flaky counts add up and agree with its ban list.
+fn check_flaky_victim(who: &str, r: &Run, net: Option<&FlakyNetwork>) -> Vec<String> {
+    let mut p = Vec::new();
+    let Some(v) = &r.flaky else { return p };
+    let Some(net) = net else {
+        p.push(format!("{who}: flaky counts without a flaky network"));
+        return p;
+    };
+    for (name, c) in [
+        ("table", Some(&v.table)),
+        ("view", v.view.as_ref()),
+        ("served", Some(&v.served)),
+    ] {
+        if let Some(c) = c
+            && (c.flaky > c.total || c.flaky > net.flaky_nodes)
+        {
+            p.push(format!("{who} {name}: {} flaky of {}", c.flaky, c.total));
+        }
+    }
+    match (&r.bans, v.flaky_banned, v.honest_banned) {
+        (Some(b), Some(f), Some(h)) => {
+            if f != b.flaky || f + h != b.false_bans {
+                p.push(format!(
+                    "{who}: {f} flaky + {h} honest banned ≠ {} false bans ({} flaky)",
+                    b.false_bans, b.flaky
+                ));
+            }
+        }
+        (None, None, None) => {}
+        _ => p.push(format!("{who}: flaky ban counts iff a ban list")),
+    }
+    if v.scores.is_some() != r.defense.has_view() {
+        p.push(format!("{who}: view scores iff the victim keeps a view"));
+    }
+    p
+}
+
+/// The flaky network's counts agree with its parameters.
+fn check_flaky_network(f: &FlakyNetwork) -> Vec<String> {
+    let mut p = Vec::new();
+    let expect = (f.fraction * f.honest as f64).round() as usize;
+    if f.flaky_nodes != expect {
+        p.push(format!(
+            "flaky nodes {} ≠ round({} × {}) = {expect}",
+            f.flaky_nodes, f.fraction, f.honest
+        ));
+    }
+    if (f.network_share - ratio(f.flaky_nodes, f.honest)).abs() > 1e-9 {
+        p.push(format!(
+            "flaky network share {} ≠ {}/{}",
+            f.network_share, f.flaky_nodes, f.honest
+        ));
+    }
+    if f.relay.to_node_dropped > f.relay.to_node || f.relay.from_node_dropped > f.relay.from_node {
+        p.push(format!("relays dropped more than they saw: {:?}", f.relay));
+    }
+    if (f.realised_loss - f.relay.loss()).abs() > 1e-9 || !in_unit(f.expected_loss) {
+        p.push(format!(
+            "realised loss {} ≠ {}/{} (expected {})",
+            f.realised_loss,
+            f.relay.dropped(),
+            f.relay.packets(),
+            f.expected_loss
+        ));
+    }
+    if f.flaky_nodes > 0
+        && !(f.loss_min <= f.loss_drawn_min
+            && f.loss_drawn_min <= f.loss_drawn_mean
+            && f.loss_drawn_mean <= f.loss_drawn_max
+            && f.loss_drawn_max <= f.loss_max)
+    {
+        p.push(format!(
+            "drawn loss rates {}–{} (mean {}) outside [{}, {}]",
+            f.loss_drawn_min, f.loss_drawn_max, f.loss_drawn_mean, f.loss_min, f.loss_max
+        ));
+    }
+    if !f.nodes.is_empty() {
+        let sum = f
+            .nodes
+            .iter()
+            .fold(RelayCounts::default(), |a, n| a.add(&n.relay));
+        if f.nodes.len() != f.flaky_nodes || sum != f.relay {
+            p.push(format!(
+                "{} flaky nodes listed for {}, their relays sum to {sum:?} not {:?}",
+                f.nodes.len(),
+                f.flaky_nodes,
+                f.relay
+            ));
+        }
+    }
+    if f.relays_used > f.flaky_nodes {
+        p.push(format!(
+            "{} relays used of {}",
+            f.relays_used, f.flaky_nodes
+        ));
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `report.json` written before ban lists, halving times and flaky
+    /// nodes were recorded.
+    const OLD_REPORT: &str = r#"{"scenario": "sybil-flood", "seed": 3, "parameters": {"honest": 120},
+        "network": {"honest": 120, "poisoners": 0, "attackers": 32, "victims": 3, "nodes": 155},
+        "cost": {"wall_seconds": 23.6, "harness": {"cpu_seconds": 1.07, "peak_rss_mib": 136.5},
+                 "network_start_seconds": 0.2, "keys_seconds": 0.02, "bind_seconds": 0.16, "fill_seconds": 0.02},
+        "runs": [{"defense": "discguard", "sybil_groups": 1, "group_kind": "asn",
+            "attacker_share": {"table": 0.2, "view": 0.2, "served": 0.03125},
+            "attacker_share_bound": 0.178,
+            "counts": {"table": {"total": 60, "attacker": 12}, "view": {"total": 60, "attacker": 12},
+                       "served": {"total": 32, "attacker": 1}},
+            "over_time": [{"t_seconds": 0.0, "counts": {"table": {"total": 4, "attacker": 0},
+                "view": {"total": 4, "attacker": 0}, "served": {"total": 4, "attacker": 0}},
+                "shares": {"table": 0.0, "view": 0.0, "served": 0.0}}],
+            "lookups": null, "near_buckets": null, "diversity": null,
+            "policy_rejections": {"bucket_cap_asn": 17},
+            "cost": {"cpu_seconds": 1.53, "peak_rss_mib": 16.3}}],
+        "charts": ["share-over-time-g1.svg"]}"#;
+
+    #[test]
+    fn old_reports_still_parse() {
+        let r: Report = serde_json::from_str(OLD_REPORT).expect("old report parses");
+        assert!(r.flaky.is_none());
+        let run = &r.runs[0];
+        assert!(run.bans.is_none() && run.halving.is_none() && run.flaky.is_none());
+        assert!(run.over_time[0].bans.is_none());
+        assert!(r.check().is_empty(), "{:?}", r.check());
+        assert!(r.markdown().contains("no ban list"));
+    }
+
+    #[test]
+    fn check_catches_ban_and_flaky_counts_that_do_not_add_up() {
+        let mut r: Report = serde_json::from_str(OLD_REPORT).unwrap();
+        r.runs[0].bans = Some(BanStats {
+            total: 3,
+            attacker: 1,
+            false_bans: 1,
+            banned_honest_ids: vec!["ab".into()],
+            reasons: [("x".to_string(), 3)].into(),
+            ..BanStats::default()
+        });
+        let problems = r.check();
+        assert!(
+            problems.iter().any(|p| p.contains("other ≠ 3")),
+            "{problems:?}"
+        );
+        r.runs[0].bans.as_mut().unwrap().other = 1;
+        assert!(r.check().is_empty(), "{:?}", r.check());
+
+        r.flaky = Some(FlakyNetwork {
+            fraction: 0.2,
+            honest: 120,
+            flaky_nodes: 23,
+            network_share: 23.0 / 120.0,
+            ..FlakyNetwork::default()
+        });
+        assert!(
+            r.check()
+                .iter()
+                .any(|p| p.contains("round(0.2 × 120) = 24"))
+        );
+        let f = r.flaky.as_mut().unwrap();
+        f.flaky_nodes = 24;
+        f.network_share = 0.2;
+        assert!(r.check().is_empty(), "{:?}", r.check());
+
+        // Flaky bans must agree with the ban list.
+        r.runs[0].flaky = Some(FlakyVictim {
+            flaky_banned: Some(1),
+            honest_banned: Some(0),
+            scores: Some(FlakyScores::default()),
+            ..FlakyVictim::default()
+        });
+        assert!(r.check().iter().any(|p| p.contains("flaky + 0 honest")));
+        r.runs[0].flaky.as_mut().unwrap().flaky_banned = Some(0);
+        r.runs[0].flaky.as_mut().unwrap().honest_banned = Some(1);
+        assert!(r.check().is_empty(), "{:?}", r.check());
     }
 }

@@ -7,8 +7,15 @@
 //! | `id-mining` | Sybils whose node IDs are mined to share ≥ k leading bits with each victim, on a few IPs | attacker share of the near buckets and of served peers |
 //! | `lookup-poisoning` | a fraction f of honest-looking nodes answer every FINDNODE with Sybils only | lookups for existing node IDs that find their target; A_L |
 //! | `baseline` | none | policy rejections of honest nodes; group entropy of served peers against random samples of the population |
+//! | `flaky-honest` | none: a fraction of honest nodes lose 10–30% of their packets (a lossy relay in front of each) | flaky nodes banned (goal 0), their share of table, view and served peers against their share of the network, their scores in discguard's view, the relays' realised loss |
+//!
+//! Every scenario also records each victim's ban list (`/v1/bans`, at
+//! every sample and at the end: attacker, honest = false bans, flaky) and
+//! how long the misbehaving nodes (Sybils and poisoners) kept their place:
+//! the time from the peak of their share to its halving, per set.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,18 +26,21 @@ use enr::NodeId;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom as _, SliceRandom as _};
-use rand::{Rng as _, SeedableRng as _};
+use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::json;
 
 use crate::keys::{self, SecretKey};
-use crate::measure::{self, SetCount, TableCaps};
+use crate::measure::{self, BanStats, FlakyCount, NodeClass, SetCount, TableCaps};
 use crate::population::{
-    self, AsnRange, AttackGroup, Placement, place_attackers, place_honest, victim_ip,
+    self, AsnRange, AttackGroup, Placement, flaky_internal_ips, is_attacker_ip, place_attackers,
+    place_honest, victim_ip,
 };
 use crate::procstat::ProcStat;
+use crate::relay::{DEFAULT_MAX_PEERS, LossyRelay, RelayConfig, RelayCounts};
 use crate::report::{
-    Counts, Diversity, Entropy, KeyspaceDetection, LookupStats, NearBuckets, NetworkSize, Report,
-    Run, RunCost, Sample,
+    Counts, Diversity, Entropy, FlakyNetwork, FlakyNode, FlakyScores, FlakyVictim,
+    KeyspaceDetection, LookupStats, MisbehavingHalving, NearBuckets, NetworkSize, Report, Run,
+    RunCost, Sample,
 };
 use crate::risk::{self, ScopeSummary, VictimRisk};
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
@@ -220,6 +230,73 @@ pub struct LookupPoisoning {
     pub lookups: usize,
 }
 
+/// `flaky-honest` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct FlakyHonest {
+    /// Common settings.
+    #[command(flatten)]
+    pub common: Common,
+    /// The lossy links.
+    #[command(flatten)]
+    pub lossy: Lossy,
+}
+
+/// Which honest nodes lose packets, and how many.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct Lossy {
+    /// Fraction of honest nodes that lose packets (flaky nodes: round(f × honest)).
+    #[arg(long, default_value_t = 0.2)]
+    pub flaky: f64,
+    /// Lowest loss rate of a flaky node (each draws its rate uniformly from
+    /// [--loss-min, --loss-max], applied to every packet in each direction).
+    #[arg(long, default_value_t = 0.1)]
+    pub loss_min: f64,
+    /// Highest loss rate of a flaky node.
+    #[arg(long, default_value_t = 0.3)]
+    pub loss_max: f64,
+}
+
+impl Lossy {
+    /// Checks the flags; errors name the flag.
+    fn validate(&self) -> anyhow::Result<()> {
+        if !(0.0..=1.0).contains(&self.flaky) {
+            bail!("--flaky {} is out of range [0, 1]", self.flaky);
+        }
+        if !(0.0..=1.0).contains(&self.loss_min) {
+            bail!("--loss-min {} is out of range [0, 1]", self.loss_min);
+        }
+        if !(0.0..=1.0).contains(&self.loss_max) {
+            bail!("--loss-max {} is out of range [0, 1]", self.loss_max);
+        }
+        if self.loss_min > self.loss_max {
+            bail!(
+                "--loss-min {} is above --loss-max {}",
+                self.loss_min,
+                self.loss_max
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Seed of the flaky-node choices, xor the run's seed: a stream of its own,
+/// so every other scenario keeps the network its seed always gave.
+const FLAKY_SEED: u64 = 0xF1A4_7E57;
+
+/// A flaky node's relay, with the loss rate it was drawn.
+struct FlakyRelay {
+    node_id: NodeId,
+    loss: f64,
+    relay: LossyRelay,
+}
+
+/// What a victim left behind: its process cost and its ban list, read
+/// just before it stopped.
+struct Ended {
+    cost: Option<ProcStat>,
+    bans: Option<BanStats>,
+}
+
 /// The honest network of a scenario, running in this process.
 struct Network {
     common: Common,
@@ -232,6 +309,12 @@ struct Network {
     roles: HashMap<NodeId, Role>,
     /// Placement of every node by node ID.
     placed: HashMap<NodeId, Placement>,
+    /// Addresses of honest nodes (poisoners and flaky ones included).
+    honest_ips: HashSet<Ipv4Addr>,
+    /// Flaky honest nodes (`flaky-honest`): their loss rates.
+    flaky: HashMap<NodeId, f64>,
+    /// Their relays; closed when the network stops.
+    relays: Vec<FlakyRelay>,
     started: Instant,
     start_seconds: f64,
     keys_seconds: f64,
@@ -268,23 +351,50 @@ fn entries(t: &TableResponse) -> (Entries<'_>, Entries<'_>) {
 
 impl Network {
     /// Places and keys the honest nodes (a `poisoners` fraction of them
-    /// poisoners), and starts them; `attackers` is the most attacker nodes
-    /// the scenario runs at once (for the open-files limit).
-    async fn start(common: &Common, poisoners: f64, attackers: usize) -> anyhow::Result<Self> {
+    /// poisoners, and with `lossy` a fraction of the others flaky, each
+    /// behind its lossy relay), and starts them; `attackers` is the most
+    /// attacker nodes the scenario runs at once (for the open-files limit).
+    async fn start(
+        common: &Common,
+        poisoners: f64,
+        attackers: usize,
+        lossy: Option<Lossy>,
+    ) -> anyhow::Result<Self> {
         let started = Instant::now();
         if !(0.0..1.0).contains(&poisoners) {
             bail!("--poisoners {poisoners} is out of range [0, 1)");
         }
         let bins = Binaries::locate()?;
-        // Honest nodes, the attack, the victims' HTTP connections.
-        sim::ensure_open_files(common.honest + attackers + 3)?;
+        let n_flaky = lossy.map_or(0, |l| (l.flaky * common.honest as f64).round() as usize);
+        // Honest nodes, the attack, the victims' HTTP connections; a relay
+        // holds its front socket and one per peer (the three victims).
+        sim::ensure_open_files(common.honest + attackers + 3 + 4 * n_flaky)?;
         let mut rng = StdRng::seed_from_u64(common.seed);
         let dist = population::real_distribution();
         let (honest, honest_ranges) = place_honest(common.honest, &dist, &mut rng)?;
         let n_poison = (poisoners * common.honest as f64).round() as usize;
         let mut order: Vec<usize> = (0..honest.len()).collect();
         order.shuffle(&mut rng);
-        let poison: std::collections::HashSet<usize> = order[..n_poison].iter().copied().collect();
+        let poison: HashSet<usize> = order[..n_poison].iter().copied().collect();
+        // Flaky nodes and their loss rates, from a stream of their own.
+        let mut flaky_rng = StdRng::seed_from_u64(common.seed ^ FLAKY_SEED);
+        let mut candidates: Vec<usize> =
+            (0..honest.len()).filter(|i| !poison.contains(i)).collect();
+        candidates.shuffle(&mut flaky_rng);
+        let flaky_loss: HashMap<usize, f64> = match lossy {
+            Some(l) => candidates
+                .iter()
+                .take(n_flaky)
+                .map(|&i| (i, flaky_rng.random_range(l.loss_min..=l.loss_max)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        if flaky_loss.len() != n_flaky {
+            bail!(
+                "{n_flaky} flaky nodes asked of {} honest nodes that are not poisoners",
+                candidates.len()
+            );
+        }
         let honest_specs: Vec<NodeSpec> = honest
             .iter()
             .enumerate()
@@ -297,6 +407,11 @@ impl Network {
                 } else {
                     Role::Honest
                 },
+                // A flaky node binds its internal address; its relay takes
+                // the address its ENR advertises.
+                bind: flaky_loss
+                    .contains_key(&i)
+                    .then(|| SocketAddr::new(IpAddr::V4(flaky_internal_ips(p.ip).0), common.port)),
             })
             .collect();
         let keys_seconds = started.elapsed().as_secs_f64();
@@ -314,6 +429,28 @@ impl Network {
             roles.insert(n.node_id(), n.role);
             placed.insert(n.node_id(), p.clone());
         }
+        let mut flaky = HashMap::new();
+        let mut relays = Vec::with_capacity(n_flaky);
+        let mut flaky_idx: Vec<(usize, f64)> = flaky_loss.into_iter().collect();
+        flaky_idx.sort_by_key(|&(i, _)| i);
+        for (i, loss) in flaky_idx {
+            let (node_ip, relay_ip) = flaky_internal_ips(honest[i].ip);
+            let relay = LossyRelay::start(RelayConfig {
+                front: SocketAddr::new(IpAddr::V4(honest[i].ip), common.port),
+                node: SocketAddr::new(IpAddr::V4(node_ip), common.port),
+                peer_ip: IpAddr::V4(relay_ip),
+                loss,
+                seed: common.seed ^ FLAKY_SEED ^ ((i as u64 + 1) << 20),
+                max_peers: DEFAULT_MAX_PEERS,
+            })
+            .await?;
+            flaky.insert(nodes[i].node_id(), loss);
+            relays.push(FlakyRelay {
+                node_id: nodes[i].node_id(),
+                loss,
+                relay,
+            });
+        }
         let bind_seconds = started.elapsed().as_secs_f64() - keys_seconds;
         // Honest tables: every honest-looking node (poisoners included).
         let honest_enrs: Vec<Enr> = nodes.iter().map(|n| n.enr.clone()).collect();
@@ -321,6 +458,7 @@ impl Network {
         for n in nodes.iter().filter(|n| n.role == Role::Honest) {
             sim::fill_table(n, &ks, &honest_enrs, common.bucket_fill, &mut rng);
         }
+        let honest_ips = honest.iter().map(|p| p.ip).collect();
         Ok(Self {
             common: common.clone(),
             rng,
@@ -330,6 +468,9 @@ impl Network {
             nodes: Arc::new(nodes),
             roles,
             placed,
+            honest_ips,
+            flaky,
+            relays,
             start_seconds: started.elapsed().as_secs_f64(),
             keys_seconds,
             bind_seconds,
@@ -343,6 +484,77 @@ impl Network {
         parse_node_id(hex)
             .and_then(|id| self.roles.get(&id))
             .is_some_and(|r| r.is_attacker())
+    }
+
+    fn is_flaky(&self, hex: &str) -> bool {
+        parse_node_id(hex).is_some_and(|id| self.flaky.contains_key(&id))
+    }
+
+    /// Who the node with this hex ID is.
+    fn class_of(&self, hex: &str) -> NodeClass {
+        let Some(id) = parse_node_id(hex) else {
+            return NodeClass::Unknown;
+        };
+        match self.roles.get(&id) {
+            Some(r) if r.is_attacker() => NodeClass::Attacker,
+            Some(_) if self.flaky.contains_key(&id) => NodeClass::Flaky,
+            Some(_) => NodeClass::Honest,
+            None => NodeClass::Unknown,
+        }
+    }
+
+    /// Who lives at this IP (`a.b.c.d`, or with a port).
+    fn ip_class_of(&self, text: &str) -> NodeClass {
+        let ip = text
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| text.parse::<SocketAddr>().ok().map(|s| s.ip()));
+        match ip {
+            Some(IpAddr::V4(v4)) if is_attacker_ip(v4) => NodeClass::Attacker,
+            Some(IpAddr::V4(v4)) if self.honest_ips.contains(&v4) => NodeClass::Honest,
+            _ => NodeClass::Unknown,
+        }
+    }
+
+    /// A victim's ban list against ground truth; `None` where it serves
+    /// none (404) or did not answer (logged).
+    async fn ban_stats(&self, v: &Victim) -> Option<BanStats> {
+        match v.bans().await {
+            Ok(bans) => bans
+                .map(|b| measure::ban_stats(&b, |id| self.class_of(id), |ip| self.ip_class_of(ip))),
+            Err(e) => {
+                tracing::warn!(defense = %v.defense, error = %e, "ban list not read");
+                None
+            }
+        }
+    }
+
+    /// Reads every victim's ban list, then stops them.
+    async fn stop_victims(&self, victims: Vec<Victim>) -> Vec<Ended> {
+        let mut bans = Vec::new();
+        for v in &victims {
+            bans.push(self.ban_stats(v).await);
+        }
+        let mut out = Vec::new();
+        for (v, bans) in victims.into_iter().zip(bans) {
+            out.push(Ended {
+                cost: v.stop(Duration::from_secs(10)).await,
+                bans,
+            });
+        }
+        out
+    }
+
+    /// Every flaky node with its loss rate and its relay's counts now.
+    fn flaky_nodes(&self) -> Vec<FlakyNode> {
+        self.relays
+            .iter()
+            .map(|r| FlakyNode {
+                node_id: hex::encode(r.node_id.raw()),
+                loss: r.loss,
+                relay: r.relay.counts(),
+            })
+            .collect()
     }
 
     /// Starts attacker nodes at `placements` (ports from `port_of`), keys
@@ -370,6 +582,7 @@ impl Network {
                 ip: p.ip,
                 port: port_of(i),
                 role: Role::Sybil,
+                bind: None,
             })
             .collect();
         let bar = bar(self.progress, specs.len() as u64, "starting attacker nodes");
@@ -583,10 +796,12 @@ impl Network {
             let t = start.elapsed();
             for (i, v) in victims.iter().enumerate() {
                 let counts = self.counts(v).await?;
+                let bans = self.ban_stats(v).await.map(|b| b.count());
                 samples[i].push(Sample {
                     t_seconds: t.as_secs_f64(),
                     counts,
                     shares: counts.shares(),
+                    bans,
                 });
             }
             if let Some(last) = samples.first().and_then(|s| s.last()) {
@@ -639,10 +854,12 @@ impl Network {
             },
             runs,
             charts: Vec::new(),
+            flaky: None,
         }
     }
 
     fn shutdown(self) {
+        drop(self.relays);
         if let Ok(nodes) = Arc::try_unwrap(self.nodes) {
             sim::stop_all(nodes);
         }
@@ -667,23 +884,13 @@ fn bar(show: bool, len: u64, msg: &str) -> ProgressBar {
     bar
 }
 
-async fn stop_victims(victims: Vec<Victim>) -> Vec<Option<ProcStat>> {
-    let mut out = Vec::new();
-    for v in victims {
-        out.push(v.stop(Duration::from_secs(10)).await);
-    }
-    out
-}
-
-/// One [`Run`] per victim (in [`Defense::ALL`] order) from its samples
-/// and process cost, shares at the end from the last sample; the scenario
+/// One [`Run`] per victim (in [`Defense::ALL`] order) from its samples,
+/// process cost and ban list, shares at the end from the last sample and
+/// the halving of the misbehaving share over the samples; the scenario
 /// fills in what else it measured.
-fn runs_of(samples: Vec<Vec<Sample>>, costs: Vec<Option<ProcStat>>) -> impl Iterator<Item = Run> {
-    Defense::ALL
-        .into_iter()
-        .zip(samples)
-        .zip(costs)
-        .map(|((defense, samples), cost)| {
+fn runs_of(samples: Vec<Vec<Sample>>, ended: Vec<Ended>) -> impl Iterator<Item = Run> {
+    Defense::ALL.into_iter().zip(samples).zip(ended).map(
+        |((defense, samples), Ended { cost, bans })| {
             let counts = samples.last().map(|s| s.counts).unwrap_or_default();
             Run {
                 defense,
@@ -692,7 +899,6 @@ fn runs_of(samples: Vec<Vec<Sample>>, costs: Vec<Option<ProcStat>>) -> impl Iter
                 attacker_share: counts.shares(),
                 attacker_share_bound: None,
                 counts,
-                over_time: samples,
                 lookups: None,
                 near_buckets: None,
                 diversity: None,
@@ -700,8 +906,13 @@ fn runs_of(samples: Vec<Vec<Sample>>, costs: Vec<Option<ProcStat>>) -> impl Iter
                 cost,
                 risk: None,
                 keyspace_detection: None,
+                bans,
+                halving: MisbehavingHalving::of(&samples),
+                flaky: None,
+                over_time: samples,
             }
-        })
+        },
+    )
 }
 
 /// Reads `discguard_policy_rejections_total` from a Prometheus text page
@@ -756,7 +967,7 @@ pub async fn sybil_flood(args: &SybilFlood) -> anyhow::Result<Report> {
         .iter()
         .map(|&g| place_attackers(args.sybils, g, args.group_kind, None))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut net = Network::start(c, 0.0, args.sybils).await?;
+    let mut net = Network::start(c, 0.0, args.sybils, None).await?;
     let caps = TableCaps::discguard_default();
     let mut runs = Vec::new();
     for (r, (&groups, (placements, ranges))) in args.sybil_groups.iter().zip(plans).enumerate() {
@@ -789,7 +1000,7 @@ pub async fn sybil_flood(args: &SybilFlood) -> anyhow::Result<Report> {
             None => None,
         };
         let risks = net.risks(&victims).await;
-        let costs = stop_victims(victims).await;
+        let costs = net.stop_victims(victims).await;
         net.stop_attack(attack);
         for (mut run, risk) in runs_of(samples?, costs).zip(risks) {
             run.risk = risk;
@@ -842,7 +1053,7 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     let c = &args.common;
     c.validate(args.mining.sybils())?;
     args.mining.validate()?;
-    let mut net = Network::start(c, 0.0, args.mining.sybils()).await?;
+    let mut net = Network::start(c, 0.0, args.mining.sybils(), None).await?;
     let victim_keys = [
         SecretKey::random(&mut net.rng),
         SecretKey::random(&mut net.rng),
@@ -905,7 +1116,7 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
         });
     }
     let risks = net.risks(&victims).await;
-    let costs = stop_victims(victims).await;
+    let costs = net.stop_victims(victims).await;
     net.stop_attack(attack);
     let runs: Vec<Run> = runs_of(samples?, costs)
         .zip(nears)
@@ -935,7 +1146,7 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
     }
     let (placements, ranges) =
         place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
-    let mut net = Network::start(c, args.poisoners, args.sybils).await?;
+    let mut net = Network::start(c, args.poisoners, args.sybils, None).await?;
     let port = c.port + 1;
     let attack = net.start_attack(placements, ranges, None, |_| port).await?;
     let dir = c.out.join("run");
@@ -993,7 +1204,7 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
     let lookups = futures::future::join_all(per_victim).await;
     bar.finish_and_clear();
     let risks = net.risks(&victims).await;
-    let costs = stop_victims(victims).await;
+    let costs = net.stop_victims(victims).await;
     let attackers = attack.placements.len();
     net.stop_attack(attack);
     let runs: Vec<Run> = runs_of(samples, costs)
@@ -1018,7 +1229,7 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
 /// `baseline`: no attack.
 pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
     common.validate(0)?;
-    let mut net = Network::start(common, 0.0, 0).await?;
+    let mut net = Network::start(common, 0.0, 0, None).await?;
     let dir = common.out.join("run");
     let victims = net.start_victims(1, &dir, &[], None).await?;
     let samples = net.observe(&victims, "baseline").await;
@@ -1030,7 +1241,7 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
         let metrics = v.metrics_text().await.ok().flatten();
         finals.push((t, served, metrics));
     }
-    let costs = stop_victims(victims).await;
+    let costs = net.stop_victims(victims).await;
     let labels = |ids: Vec<NodeId>| -> Vec<Placement> {
         ids.iter()
             .filter_map(|id| net.placed.get(id).cloned())
@@ -1107,6 +1318,107 @@ pub async fn baseline(common: &Common) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// `flaky-honest`: no attack; a fraction of the honest nodes lose packets
+/// (each behind a lossy relay at its own loss rate). Measures whether any
+/// victim bans them (false bans), how much of each victim's sets they hold
+/// against their share of the network, and their scores in discguard's view.
+pub async fn flaky_honest(args: &FlakyHonest) -> anyhow::Result<Report> {
+    let c = &args.common;
+    c.validate(0)?;
+    args.lossy.validate()?;
+    let mut net = Network::start(c, 0.0, 0, Some(args.lossy)).await?;
+    let dir = c.out.join("run");
+    let victims = net.start_victims(1, &dir, &[], None).await?;
+    let samples = net.observe(&victims, "flaky-honest").await;
+    let risks = net.risks(&victims).await;
+    let mut finals = Vec::new();
+    for v in &victims {
+        finals.push((v.table().await, v.served(c.served).await));
+    }
+    let ended = net.stop_victims(victims).await;
+    // One snapshot of every relay, once the victims have stopped.
+    let per_node = net.flaky_nodes();
+    let relay = per_node
+        .iter()
+        .fold(RelayCounts::default(), |a, n| a.add(&n.relay));
+    let relays_used = per_node.iter().filter(|n| n.relay.packets() > 0).count();
+    let expected_loss = if relay.packets() == 0 {
+        0.0
+    } else {
+        per_node
+            .iter()
+            .map(|n| n.loss * n.relay.packets() as f64)
+            .sum::<f64>()
+            / relay.packets() as f64
+    };
+    let mut runs = Vec::new();
+    for ((mut run, (table, served)), risk) in runs_of(samples?, ended).zip(finals).zip(risks) {
+        let (table, served) = (table?, served?);
+        run.risk = risk;
+        let flaky_of = |ids: Vec<&str>| FlakyCount {
+            total: ids.len(),
+            flaky: ids.iter().filter(|id| net.is_flaky(id)).count(),
+        };
+        let (discv5, view) = entries(&table);
+        let has_view = run.defense.has_view();
+        let scores = has_view.then(|| {
+            let (flaky, other): (Vec<_>, Vec<_>) = table
+                .buckets
+                .iter()
+                .flat_map(|b| &b.entries)
+                .partition(|e| net.is_flaky(&e.node_id));
+            FlakyScores {
+                flaky: measure::score_summary(flaky.iter().map(|e| e.score)),
+                other: measure::score_summary(other.iter().map(|e| e.score)),
+            }
+        });
+        run.flaky = Some(FlakyVictim {
+            table: flaky_of(discv5.iter().map(|(_, id)| *id).collect()),
+            view: has_view.then(|| flaky_of(view.iter().map(|(_, id)| *id).collect())),
+            served: flaky_of(served.iter().map(|p| p.node_id.as_str()).collect()),
+            flaky_banned: run.bans.as_ref().map(|b| b.flaky),
+            honest_banned: run.bans.as_ref().map(|b| b.false_bans - b.flaky),
+            scores,
+        });
+        runs.push(run);
+    }
+    let losses: Vec<f64> = per_node.iter().map(|n| n.loss).collect();
+    let (drawn_min, drawn_max, drawn_mean) = if losses.is_empty() {
+        (0.0, 0.0, 0.0)
+    } else {
+        (
+            losses.iter().copied().fold(f64::INFINITY, f64::min),
+            losses.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            losses.iter().sum::<f64>() / losses.len() as f64,
+        )
+    };
+    let flaky = FlakyNetwork {
+        nodes: per_node,
+        fraction: args.lossy.flaky,
+        honest: net.honest.len(),
+        flaky_nodes: net.flaky.len(),
+        network_share: net.flaky.len() as f64 / net.honest.len().max(1) as f64,
+        loss_min: args.lossy.loss_min,
+        loss_max: args.lossy.loss_max,
+        loss_drawn_min: drawn_min,
+        loss_drawn_mean: drawn_mean,
+        loss_drawn_max: drawn_max,
+        relay,
+        relays_used,
+        realised_loss: relay.loss(),
+        expected_loss,
+    };
+    let params = json!({
+        "honest": c.honest, "flaky": args.lossy.flaky, "loss_min": args.lossy.loss_min,
+        "loss_max": args.lossy.loss_max, "duration_seconds": c.duration, "served": c.served,
+        "bootnodes": c.bootnodes, "relay_max_peers": DEFAULT_MAX_PEERS,
+    });
+    let mut report = net.report("flaky-honest", params, 0, runs);
+    report.flaky = Some(flaky);
+    net.shutdown();
+    Ok(report)
+}
+
 /// `keyspace-detection`: the keyspace-anomaly flag over repeated seeded runs,
 /// without attack (false alarms) and with IDs mined next to each victim
 /// (detection), on one honest network.
@@ -1119,7 +1431,7 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
     let m = args.mining.sybils();
     let ports_per_run = m.div_ceil(args.mining.sybil_ips);
     c.validate(1 + args.runs * ports_per_run)?;
-    let mut net = Network::start(c, 0.0, m).await?;
+    let mut net = Network::start(c, 0.0, m, None).await?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut detection = [KeyspaceDetection::default(); 3];
     let mut details = Vec::new();
@@ -1166,7 +1478,7 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
             .observe(&victims, &format!("baseline {}/{}", r + 1, args.runs))
             .await;
         let risks = net.risks(&victims).await;
-        stop_victims(victims).await;
+        net.stop_victims(victims).await;
         observed?;
         record("baseline", r, &risks);
     }
@@ -1219,7 +1531,7 @@ pub async fn keyspace_detection(args: &KeyspaceDetectionArgs) -> anyhow::Result<
         announcing.abort();
         let _ = announcing.await;
         let risks = net.risks(&victims).await;
-        let costs = stop_victims(victims).await;
+        let costs = net.stop_victims(victims).await;
         net.stop_attack(attack);
         record("id-mining", r, &risks);
         last = Some((samples?, costs, risks));

@@ -67,6 +67,10 @@ pub struct NodeSpec {
     pub port: u16,
     /// Its role.
     pub role: Role,
+    /// Where its socket binds when that is not the address its ENR
+    /// advertises (`ip:port`): a flaky node behind its lossy relay
+    /// ([`crate::relay`]). `None`: at `ip:port`.
+    pub bind: Option<SocketAddr>,
 }
 
 /// A running node.
@@ -95,11 +99,16 @@ pub fn spec_enr(spec: &NodeSpec) -> anyhow::Result<Enr> {
 }
 
 impl SimNode {
-    /// Binds and starts one node.
+    /// Binds and starts one node. Its ENR advertises `ip:port` whatever
+    /// `bind` says, and never changes (`disable_enr_update`: PONG votes
+    /// cannot rewrite it).
     pub async fn start(spec: &NodeSpec) -> anyhow::Result<Self> {
-        let socket = tokio::net::UdpSocket::bind(SocketAddr::new(IpAddr::V4(spec.ip), spec.port))
+        let bind = spec
+            .bind
+            .unwrap_or(SocketAddr::new(IpAddr::V4(spec.ip), spec.port));
+        let socket = tokio::net::UdpSocket::bind(bind)
             .await
-            .with_context(|| format!("bind {}:{}", spec.ip, spec.port))?;
+            .with_context(|| format!("bind {bind}"))?;
         let enr = spec_enr(spec)?;
         let listen = ListenConfig::FromSockets {
             ipv4: Some(Arc::new(socket)),
@@ -384,6 +393,7 @@ mod network_tests {
                 ip: Ipv4Addr::new(127, 60, (i / 200) as u8, (1 + i % 200) as u8),
                 port: 36100,
                 role: Role::Honest,
+                bind: None,
             })
             .collect();
         let nodes = start_all(&specs, 64).await.unwrap();
@@ -397,6 +407,7 @@ mod network_tests {
             ip: Ipv4Addr::new(127, 60, 9, 1),
             port: 36100,
             role: Role::Honest,
+            bind: None,
         })
         .await
         .unwrap();

@@ -18,6 +18,10 @@
 //! Served peers (`GET /v1/peers?limit=N`) are a uniform random sample of the
 //! table, connected entries first: what a client that dials discovered
 //! nodes would get from it.
+//!
+//! `GET /v1/bans` answers with empty lists: plain discv5 keeps no peer
+//! scores, and the ban list its packet filter keeps (Lighthouse profile)
+//! is internal to the library, with no way to read it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -33,8 +37,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use discguard_netgroup::{AsnDb, Classifier};
 use discguard_service::api::{
-    Discv5BucketView, Discv5EntryView, GroupsView, LookupResponse, PeerInfo, PeersResponse,
-    TableResponse, parse_node_id,
+    BansResponse, Discv5BucketView, Discv5EntryView, GroupsView, LookupResponse, PeerInfo,
+    PeersResponse, TableResponse, parse_node_id,
 };
 use discguard_service::config::{
     DEFAULT_BOOTSTRAP_LOOKUP_INTERVAL, DEFAULT_LOOKUP_INTERVAL, DEFAULT_MIN_VIEW_SIZE,
@@ -239,6 +243,7 @@ pub async fn run_victim(args: VictimArgs) -> anyhow::Result<()> {
         ip: args.listen_address,
         port: args.discovery_port,
         role: crate::sim::Role::Honest,
+        bind: None,
     };
     let local_enr = spec_enr(&spec)?;
     let socket = tokio::net::UdpSocket::bind(SocketAddr::new(
@@ -281,6 +286,8 @@ pub async fn run_victim(args: VictimArgs) -> anyhow::Result<()> {
         .route("/v1/peers", get(peers))
         .route("/v1/table", get(table))
         .route("/v1/lookup", get(lookup))
+        // No scores, and discv5's own ban list cannot be read: empty.
+        .route("/v1/bans", get(|| async { Json(BansResponse::default()) }))
         .route("/healthz", get(move || async move { Json(health) }))
         .with_state(b.clone());
     let listener = tokio::net::TcpListener::bind(args.http_address)

@@ -3,8 +3,10 @@
 //! the same bootnodes and exposed to the same attack at the same time.
 //!
 //! Each exposes what it would hand its consensus client on the same HTTP
-//! shapes (`/v1/peers`, `/v1/table`, `/v1/lookup`, `/healthz`), so the
-//! harness measures served peers, not only tables.
+//! shapes (`/v1/peers`, `/v1/table`, `/v1/lookup`, `/v1/bans`, `/healthz`),
+//! so the harness measures served peers, not only tables. A victim that
+//! answers `/v1/bans` with 404 (discguard before scoring) has no ban list:
+//! recorded as absent, not as an error.
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,7 +15,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use discguard_service::api::{LookupResponse, PeerInfo, PeersResponse, TableResponse};
+use discguard_service::api::{
+    BansResponse, LookupResponse, PeerInfo, PeersResponse, TableResponse,
+};
 use discv5::Enr;
 use enr::NodeId;
 use serde::{Deserialize, Serialize};
@@ -276,6 +280,19 @@ impl Victim {
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        self.get_if_served(path).await?.with_context(|| {
+            format!(
+                "{}: GET http://{}{path}: 404 Not Found",
+                self.defense, self.http
+            )
+        })
+    }
+
+    /// GET `path`; `None` on 404 (a victim that does not serve it).
+    async fn get_if_served<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> anyhow::Result<Option<T>> {
         let url = format!("http://{}{path}", self.http);
         let r = self
             .client
@@ -284,6 +301,9 @@ impl Victim {
             .await
             .with_context(|| format!("{}: GET {url}", self.defense))?;
         let status = r.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
         if !status.is_success() {
             bail!(
                 "{}: GET {url}: {status}: {}",
@@ -293,7 +313,14 @@ impl Victim {
         }
         r.json()
             .await
+            .map(Some)
             .with_context(|| format!("{}: GET {url}: body", self.defense))
+    }
+
+    /// Its ban list, `/v1/bans`; `None` where it serves none (404: a
+    /// discguard without scoring).
+    pub async fn bans(&self) -> anyhow::Result<Option<BansResponse>> {
+        self.get_if_served("/v1/bans").await
     }
 
     /// What it would hand its consensus client: `/v1/peers?limit=N`.
