@@ -136,6 +136,10 @@ pub struct ServiceConfig {
     /// recently (newly admitted entries first), whose answer is judged and
     /// scored ([`DEFAULT_PROBE_INTERVAL`]).
     pub probe_interval: Duration,
+    /// Bans by discv5's packet filter, caught from its log
+    /// ([`crate::filter_bans`]); `None` leaves the flood penalty without a
+    /// source. The binary installs the feed's layer and passes it here.
+    pub filter_bans: Option<crate::filter_bans::FilterBanFeed>,
 }
 
 impl Default for ServiceConfig {
@@ -163,6 +167,7 @@ impl Default for ServiceConfig {
             scoring: ScoringConfig::default(),
             answer_rules: AnswerRules::default(),
             probe_interval: DEFAULT_PROBE_INTERVAL,
+            filter_bans: None,
         }
     }
 }

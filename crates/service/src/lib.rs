@@ -42,6 +42,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod filter_bans;
 pub mod libp2p;
 pub mod metrics;
 pub mod network;
@@ -52,4 +53,5 @@ pub use config::{ForkFilter, ServiceConfig};
 pub use discv5;
 pub use enr;
 pub use error::{ConfigError, StartError};
+pub use filter_bans::FilterBanFeed;
 pub use service::{Admission, ServiceHandle, StaticReject, ViewRecord};

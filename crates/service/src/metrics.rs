@@ -113,6 +113,12 @@ pub const SCORED_PEERS: &str = "discguard_scored_peers";
 pub const BANNED_PEERS: &str = "discguard_banned_peers";
 /// Answer probes (FINDNODE to a view entry); label outcome.
 pub const PROBES: &str = "discguard_probes_total";
+/// Bans by discv5's packet filter seen in its log
+/// (`crate::filter_bans`); label outcome is `scored` (attributed to one
+/// known node, which got `packet_filter_ban`), `unknown` (no known node has
+/// that shortened ID), `ambiguous` (several have) or `ip` (an IP ban,
+/// counted only).
+pub const PACKET_FILTER_BANS: &str = "discguard_packet_filter_bans_total";
 /// Upper bounds of [`PEER_SCORES`]: the thresholds and a few steps
 /// between (`docs/scoring.md`).
 pub const SCORE_BUCKETS: [i32; 10] = [-100, -50, -40, -20, -10, -5, 0, 5, 10, 20];
@@ -235,6 +241,11 @@ pub fn describe() {
         Unit::Count,
         "FINDNODE probes of view entries whose answers are scored; label outcome is ok, timeout or error."
     );
+    describe_counter!(
+        PACKET_FILTER_BANS,
+        Unit::Count,
+        "Bans by discv5's packet filter (request rate); label outcome is scored, unknown, ambiguous or ip."
+    );
     describe_gauge!(
         ASN_DATABASE_LOADED,
         "1 when an ASN database is loaded; 0 when ASN groups fall back to the IPv4 /16 or IPv6 /32."
@@ -300,6 +311,9 @@ pub fn register_zeroes() {
     metrics::counter!(IP_BANS).increment(0);
     for outcome in ["ok", "timeout", "error"] {
         metrics::counter!(PROBES, "outcome" => outcome).increment(0);
+    }
+    for outcome in ["scored", "unknown", "ambiguous", "ip"] {
+        metrics::counter!(PACKET_FILTER_BANS, "outcome" => outcome).increment(0);
     }
     for table in ["view", "discv5"] {
         metrics::counter!(ADMISSIONS, "table" => table).increment(0);

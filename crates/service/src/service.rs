@@ -32,6 +32,7 @@ use crate::api::{
 };
 use crate::config::{ForkFilter, ServiceConfig};
 use crate::error::{ConfigError, StartError};
+use crate::filter_bans::{FilterBan, FilterBanFeed};
 use crate::metrics as m;
 use crate::network::enr_fork_digest;
 use crate::risk::{RiskTracker, Scope};
@@ -164,7 +165,16 @@ struct State {
     /// Nodes evicted from discv5's table recently: a second offence within
     /// [`ServiceConfig::cap_ban`] gets a ban.
     evicted: RecentlyTried,
+    /// The nodes of the last [`RECENT_SESSIONS`] sessions discv5
+    /// established, newest last: the nodes a packet-filter ban can name.
+    sessions: VecDeque<NodeId>,
 }
+
+/// Sessions remembered for attributing discv5's packet-filter bans
+/// ([`crate::filter_bans`]). A flood needs a session, and the filter bans
+/// within a second of it; 1,024 covers the sessions of many minutes on a
+/// busy node.
+const RECENT_SESSIONS: usize = 1024;
 
 struct Inner {
     discv5: RwLock<Discv5>,
@@ -326,6 +336,7 @@ impl ServiceHandle {
                 .map_err(ConfigError::Policy)?,
             tried: RecentlyTried::new(config.recently_tried, config.retry_after),
             evicted: RecentlyTried::new(config.recently_tried, config.cap_ban),
+            sessions: VecDeque::with_capacity(RECENT_SESSIONS),
         };
         let scores = Scoreboard::new(config.scoring).map_err(ConfigError::Scoring)?;
         let (candidates, candidates_rx) = mpsc::channel(config.candidate_queue);
@@ -383,6 +394,9 @@ impl ServiceHandle {
             tasks.spawn(handle.clone().lookup_loop());
             tasks.spawn(handle.clone().maintenance_loop());
             tasks.spawn(handle.clone().probe_loop());
+            if let Some(feed) = handle.inner.config.filter_bans.clone() {
+                tasks.spawn(handle.clone().filter_ban_loop(feed));
+            }
         }
         Ok(handle)
     }
@@ -660,6 +674,17 @@ impl ServiceHandle {
         };
         let groups = self.inner.classifier.groups(socket.ip());
         let id = raw(&node_id);
+        if self.inner.scores.lock().ban(&id, now_ms()).is_some() {
+            // discv5's ban list drops only packets the banned node sends
+            // first; a session discv5 opens itself (a lookup, a PING) can
+            // still put the node in its table. It does not stay.
+            if let Some(old) = replaced {
+                self.inner.state.write().shadow.remove(&raw(&old));
+                self.inner.risk.removed(Scope::Table, Instant::now(), 1);
+            }
+            self.evict_from_discv5(&discv5, &node_id, "banned", false);
+            return;
+        }
         let now = Instant::now();
         let mut state = self.inner.state.write();
         if let Some(old) = replaced {
@@ -718,7 +743,8 @@ impl ServiceHandle {
     }
 
     /// Checks discv5's whole table against the caps, evicts what breaks
-    /// them, and rebuilds the mirror. Returns the number evicted.
+    /// them and every banned node, and rebuilds the mirror. Returns the
+    /// number evicted.
     pub fn audit_discv5_table(&self) -> usize {
         let discv5 = self.inner.discv5.read();
         // Connected entries first, then by bucket order (oldest first within
@@ -735,6 +761,17 @@ impl ServiceHandle {
                 ))
             })
             .collect();
+        // Banned nodes go whatever the caps say (see `on_table_insert`).
+        let banned: Vec<NodeId> = {
+            let scores = self.inner.scores.lock();
+            let now = now_ms();
+            entries
+                .iter()
+                .filter(|(id, _, _)| scores.ban(&raw(id), now).is_some())
+                .map(|(id, _, _)| *id)
+                .collect()
+        };
+        entries.retain(|(id, _, _)| !banned.contains(id));
         entries.sort_by_key(|(_, _, connected)| !connected);
         let violators = audit(
             &self.inner.config.policy,
@@ -767,7 +804,11 @@ impl ServiceHandle {
         }
         // Entries discv5 dropped on its own since the last look (it has no
         // "removed" event) count as turnover too.
-        let present: HashSet<RawId> = entries.iter().map(|(id, _, _)| raw(id)).collect();
+        let present: HashSet<RawId> = entries
+            .iter()
+            .map(|(id, _, _)| raw(id))
+            .chain(banned.iter().map(raw))
+            .collect();
         let vanished = state
             .shadow
             .iter()
@@ -781,10 +822,14 @@ impl ServiceHandle {
         for (id, reason, ban) in &evict {
             self.evict_from_discv5(&discv5, id, reason_label(reason), *ban);
         }
-        if !evict.is_empty() {
-            info!(evicted = evict.len(), "audit of the discv5 table");
+        for id in &banned {
+            self.evict_from_discv5(&discv5, id, "banned", false);
         }
-        evict.len()
+        let evicted = evict.len() + banned.len();
+        if evicted > 0 {
+            info!(evicted, banned = banned.len(), "audit of the discv5 table");
+        }
+        evicted
     }
 
     async fn event_loop(self, mut events: mpsc::Receiver<Event>) {
@@ -800,6 +845,13 @@ impl ServiceHandle {
             match event {
                 Event::SessionEstablished(enr, socket) => {
                     metrics::counter!(m::SESSIONS_ESTABLISHED).increment(1);
+                    {
+                        let mut state = self.inner.state.write();
+                        if state.sessions.len() >= RECENT_SESSIONS {
+                            state.sessions.pop_front();
+                        }
+                        state.sessions.push_back(enr.node_id());
+                    }
                     self.admit(&enr, Some(socket), Instant::now());
                 }
                 Event::NodeInserted { node_id, replaced } => {
@@ -1126,6 +1178,86 @@ impl ServiceHandle {
                 .returned(&id, verdict.usable.iter().map(|&i| records[i].id));
             for &i in &verdict.usable {
                 self.offer_candidate(nodes[i].clone());
+            }
+        }
+    }
+
+    /// Scores the nodes discv5's packet filter banned for their request
+    /// rate ([`crate::filter_bans`]).
+    async fn filter_ban_loop(self, feed: FilterBanFeed) {
+        let mut shutdown = self.shutdown_rx();
+        loop {
+            tokio::select! {
+                _ = stopped(&mut shutdown) => break,
+                _ = feed.wait() => {}
+            }
+            for ban in feed.drain() {
+                self.on_filter_ban(ban);
+            }
+        }
+    }
+
+    /// A node ban is attributed to the one known node whose ID shortens to
+    /// the logged form (recent sessions, the view, discv5's table, scored
+    /// peers) and scored [`ScoreEvent::PacketFilterBan`]; an IP ban is
+    /// counted only.
+    pub(crate) fn on_filter_ban(&self, ban: FilterBan) {
+        let FilterBan::Node(short) = ban else {
+            metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "ip").increment(1);
+            warn!(
+                ?ban,
+                "discv5's packet filter banned an IP for its request rate"
+            );
+            return;
+        };
+        let mut matches: HashSet<RawId> = HashSet::new();
+        {
+            let discv5 = self.inner.discv5.read();
+            matches.extend(
+                discv5
+                    .table_entries_id()
+                    .iter()
+                    .map(raw)
+                    .filter(|id| short.matches(id)),
+            );
+            let state = self.inner.state.read();
+            matches.extend(
+                state
+                    .sessions
+                    .iter()
+                    .map(raw)
+                    .chain(state.view.iter().map(|e| e.id))
+                    .filter(|id| short.matches(id)),
+            );
+            let scores = self.inner.scores.lock();
+            matches.extend(
+                scores
+                    .scores(now_ms())
+                    .map(|(id, _)| *id)
+                    .filter(|id| short.matches(id)),
+            );
+        }
+        let mut matches = matches.into_iter();
+        match (matches.next(), matches.next()) {
+            (Some(id), None) => {
+                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "scored").increment(1);
+                let ip = self
+                    .inner
+                    .discv5
+                    .read()
+                    .find_enr(&NodeId::new(&id))
+                    .and_then(|enr| enr_udp_socket(&enr))
+                    .map(|s| s.ip());
+                warn!(node_id = %hex_id(&id), "discv5's packet filter banned a node for its request rate");
+                self.score(&id, ip, ScoreEvent::PacketFilterBan);
+            }
+            (None, _) => {
+                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "unknown").increment(1);
+                debug!(node_id = %short, "packet-filter ban of a node we do not know");
+            }
+            (Some(_), Some(_)) => {
+                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "ambiguous").increment(1);
+                debug!(node_id = %short, "packet-filter ban matches several known nodes");
             }
         }
     }
