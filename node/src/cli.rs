@@ -113,4 +113,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILTER")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// How long a peer banned for its behaviour stays banned, e.g. 1h or 90m [default: 1h].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ban_duration: Option<String>,
+    /// Half-life of the decay of behaviour scores toward 0, e.g. 10m [default: 10m].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score_half_life: Option<String>,
+    /// Period of answer probes (one FINDNODE to a view entry, answer scored), e.g. 500ms [default: 500ms].
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe_interval: Option<String>,
 }

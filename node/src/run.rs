@@ -15,7 +15,7 @@ use clap::Parser;
 use discguard_netgroup::{AsnDb, AsnDbError, Classifier};
 use discguard_service::discv5::Enr;
 use discguard_service::network::{Network, parse_fork_digest};
-use discguard_service::{ForkFilter, ServiceConfig, ServiceHandle, StartError};
+use discguard_service::{FilterBanFeed, ForkFilter, ServiceConfig, ServiceHandle, StartError};
 use tracing::{error, info, warn};
 
 use crate::cli::{Cli, Command, PeersArgs};
@@ -53,6 +53,17 @@ pub enum StartupError {
         network: Network,
         /// The reason.
         reason: String,
+    },
+    /// A duration setting (`--ban-duration`, `--score-half-life`,
+    /// `--probe-interval`) is out of range.
+    #[error("invalid {key} {value}: {reason}")]
+    BadDuration {
+        /// The setting.
+        key: &'static str,
+        /// Its value.
+        value: String,
+        /// What it must be.
+        reason: &'static str,
     },
     /// `--fork-digest` is malformed.
     #[error("invalid fork_digest {value:?}: {reason}")]
@@ -157,8 +168,15 @@ async fn peers(args: PeersArgs) -> i32 {
     }
 }
 
-fn init_logging(settings: &Settings) -> Result<(), StartupError> {
+/// Installs the log output (filtered by `--log-level` / `RUST_LOG`) and,
+/// beside it with its own filter, the layer that catches discv5's
+/// packet-filter bans for scoring (`discguard_service::filter_bans`).
+fn init_logging(settings: &Settings) -> Result<FilterBanFeed, StartupError> {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => v,
         _ => settings.log_level.clone(),
@@ -167,16 +185,23 @@ fn init_logging(settings: &Settings) -> Result<(), StartupError> {
         value: filter.clone(),
         reason: e.to_string(),
     })?;
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let output = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    let _ = match settings.log_format {
-        LogFormat::Human => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    let output = match settings.log_format {
+        LogFormat::Human => output.with_filter(filter).boxed(),
+        LogFormat::Json => output
+            .json()
+            .flatten_event(true)
+            .with_filter(filter)
+            .boxed(),
     };
-    Ok(())
+    let feed = FilterBanFeed::new();
+    let _ = tracing_subscriber::registry()
+        .with(output)
+        .with(feed.layer())
+        .try_init();
+    Ok(feed)
 }
 
 fn shorten(s: &str) -> String {
@@ -256,6 +281,36 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
             listen: settings.listen_address,
         });
     }
+    // Checked here, not only by `ServiceConfig::validate`, so that the error
+    // names the setting the user wrote.
+    for (key, value, at_least, reason) in [
+        (
+            "ban_duration",
+            settings.ban_duration,
+            Duration::from_secs(1),
+            "must be at least 1s",
+        ),
+        (
+            "score_half_life",
+            settings.score_half_life,
+            Duration::from_secs(1),
+            "must be at least 1s",
+        ),
+        (
+            "probe_interval",
+            settings.probe_interval,
+            Duration::from_millis(1),
+            "must be at least 1ms",
+        ),
+    ] {
+        if value < at_least {
+            return Err(StartupError::BadDuration {
+                key,
+                value: humantime::format_duration(value).to_string(),
+                reason,
+            });
+        }
+    }
     Ok(ServiceConfig {
         listen_address: settings.listen_address,
         discovery_port: settings.discovery_port,
@@ -264,6 +319,12 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
         policy: settings.policy.clone(),
         allow_private_addresses: settings.allow_private_addresses,
         fork_filter,
+        scoring: discguard_scoring::ScoringConfig {
+            half_life: settings.score_half_life,
+            ban_duration: settings.ban_duration,
+            ..Default::default()
+        },
+        probe_interval: settings.probe_interval,
         ..ServiceConfig::default()
     })
 }
@@ -295,8 +356,11 @@ fn install_metrics(addr: SocketAddr) -> Result<(), StartupError> {
 
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run(settings: Settings) -> Result<(), StartupError> {
-    init_logging(&settings)?;
-    let config = service_config(&settings)?;
+    let filter_bans = init_logging(&settings)?;
+    let config = ServiceConfig {
+        filter_bans: Some(filter_bans),
+        ..service_config(&settings)?
+    };
 
     let classifier = match &settings.asn_db {
         Some(path) => {

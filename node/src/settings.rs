@@ -9,6 +9,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use discguard_policy::PolicyConfig;
 use discguard_service::network::Network;
@@ -77,6 +78,17 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `discguard=debug`.
     pub log_level: String,
+    /// How long a peer banned for its behaviour stays banned, in discguard
+    /// and in discv5 (`humantime` text: `1h`, `90m`).
+    #[serde(with = "duration_text")]
+    pub ban_duration: Duration,
+    /// Half-life of the decay of behaviour scores toward 0 (`10m`).
+    #[serde(with = "duration_text")]
+    pub score_half_life: Duration,
+    /// Period of answer probes: one FINDNODE to the view entry probed least
+    /// recently, whose answer is scored (`500ms`).
+    #[serde(with = "duration_text")]
+    pub probe_interval: Duration,
     /// Group caps of the diversity policy.
     pub policy: PolicyConfig,
 }
@@ -97,6 +109,9 @@ impl Default for Settings {
             fork_digest: None,
             log_format: LogFormat::Human,
             log_level: "info".to_owned(),
+            ban_duration: discguard_scoring::DEFAULT_BAN_DURATION,
+            score_half_life: discguard_scoring::DEFAULT_HALF_LIFE,
+            probe_interval: discguard_service::config::DEFAULT_PROBE_INTERVAL,
             policy: PolicyConfig::default(),
         }
     }
@@ -145,6 +160,9 @@ const KEYS: &[&str] = &[
     "fork_digest",
     "log_format",
     "log_level",
+    "ban_duration",
+    "score_half_life",
+    "probe_interval",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -167,6 +185,38 @@ fn hex_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
         TextOrNumber::Number(n) => Err(serde::de::Error::custom(format!(
             "got the number {n}: write the fork digest as 0x-prefixed hex, e.g. 0x{n:08}"
         ))),
+    }
+}
+
+/// Durations as `humantime` text (`500ms`, `10m`, `1h 30m`). A bare number
+/// (what an environment variable such as `DISCGUARD_BAN_DURATION=3600`
+/// reaches us as) has no unit: refused with a hint instead of guessing one.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum TextOrNumber {
+            Text(String),
+            Number(u64),
+        }
+        match TextOrNumber::deserialize(d)? {
+            TextOrNumber::Text(s) => humantime::parse_duration(&s).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{s:?} is not a duration ({e}): write e.g. 500ms, 10m or 1h"
+                ))
+            }),
+            TextOrNumber::Number(n) => Err(serde::de::Error::custom(format!(
+                "got the number {n} without a unit: write e.g. {n}s or {n}ms"
+            ))),
+        }
     }
 }
 
@@ -311,6 +361,50 @@ mod tests {
             jail.set_env("DISCGUARD_FORK_DIGEST", "01234567");
             let err = load(None, &NoFlags::default()).unwrap_err().to_string();
             assert!(err.contains("0x-prefixed"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn scoring_durations_take_humantime_text_from_every_layer() {
+        figment::Jail::expect_with(|jail| {
+            let s = load(None, &NoFlags::default()).unwrap();
+            assert_eq!(s.ban_duration, discguard_scoring::DEFAULT_BAN_DURATION);
+            assert_eq!(s.score_half_life, discguard_scoring::DEFAULT_HALF_LIFE);
+            assert_eq!(
+                s.probe_interval,
+                discguard_service::config::DEFAULT_PROBE_INTERVAL
+            );
+            jail.create_file("d.toml", "score_half_life = \"5m\"\n")?;
+            jail.set_env("DISCGUARD_BAN_DURATION", "2h 30m");
+            #[derive(Serialize)]
+            struct Flags {
+                probe_interval: &'static str,
+            }
+            let s = load(
+                Some(Path::new("d.toml")),
+                &Flags {
+                    probe_interval: "250ms",
+                },
+            )
+            .unwrap();
+            assert_eq!(s.score_half_life, Duration::from_secs(300));
+            assert_eq!(s.ban_duration, Duration::from_secs(9000));
+            assert_eq!(s.probe_interval, Duration::from_millis(250));
+            // A bare number has no unit: refused, naming the key.
+            jail.set_env("DISCGUARD_BAN_DURATION", "3600");
+            let err = load(None, &NoFlags::default()).unwrap_err().to_string();
+            assert!(
+                err.to_lowercase().contains("ban_duration") && err.contains("without a unit"),
+                "{err}"
+            );
+            jail.set_env("DISCGUARD_BAN_DURATION", "1h");
+            jail.set_env("DISCGUARD_PROBE_INTERVAL", "fast");
+            let err = load(None, &NoFlags::default()).unwrap_err().to_string();
+            assert!(
+                err.to_lowercase().contains("probe_interval") && err.contains("fast"),
+                "{err}"
+            );
             Ok(())
         });
     }
