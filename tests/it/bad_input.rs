@@ -132,6 +132,17 @@ async fn bad_addresses_are_named() {
 }
 
 #[tokio::test]
+async fn bad_scoring_durations_are_named() {
+    let ip = Ipv4Addr::new(127, 150, 0, 7);
+    let out = run(ip, &["--ban-duration", "soon"], &[]).await;
+    assert_bad_input(&out, "soon");
+    let out = run(ip, &["--score-half-life", "0s"], &[]).await;
+    assert_bad_input(&out, "score_half_life");
+    let out = run(ip, &[], &[("DISCGUARD_PROBE_INTERVAL", "500")]).await;
+    assert_bad_input(&out, "without a unit");
+}
+
+#[tokio::test]
 async fn ports_in_use_are_named() {
     let ip = Ipv4Addr::new(127, 150, 0, 6);
     let udp = std::net::UdpSocket::bind((ip, 0)).unwrap();

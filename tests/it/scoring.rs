@@ -159,7 +159,9 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
     std::fs::write(datadir.path().join("scores.json"), saved.to_string())?;
 
     let ip = Ipv4Addr::new(127, 218, 9, 1);
-    let args = loopback_args(ip, PORT, &[boot.enr.to_base64()], datadir.path());
+    let metrics = free_tcp_addr(ip);
+    let mut args = loopback_args(ip, PORT, &[boot.enr.to_base64()], datadir.path());
+    discguard_tests::set_flag(&mut args, "--metrics-address", metrics);
     let http = free_tcp_addr(ip);
     let dg = DiscguardProcess::start(&discguard_bin()?, http, &args, READY_TIMEOUT).await?;
     let b = bans(&dg).await?;
@@ -190,8 +192,27 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
         "the banned node stays out"
     );
     // discv5's ban list drops the node's unsolicited packets only: when
-    // discv5 itself contacts it, a session can form. The view refuses it
-    // all the same (above).
+    // discv5 itself contacts it (its lookups learn the node from the
+    // others), a session forms and discv5 inserts it. discguard takes it
+    // out again at once.
+    let evicted = r#"discguard_policy_evictions_total{table="discv5",reason="banned"}"#;
+    let taken_out = eventually(Duration::from_secs(60), || async {
+        metric(metrics, evicted).await.is_ok_and(|n| n >= 1.0)
+    })
+    .await;
+    assert!(
+        taken_out,
+        "discv5 inserted the banned node and discguard removed it\n{}",
+        dg.stderr_tail()
+    );
+    let t = table(&dg).await?;
+    assert!(
+        t.discv5_buckets
+            .iter()
+            .flat_map(|b| b.entries.iter())
+            .all(|e| e.node_id != banned),
+        "the banned node is not in discv5's table"
+    );
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     let again: discguard_scoring::SavedScores =
         serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
@@ -217,5 +238,91 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
         dg.stderr_tail()
     );
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    Ok(())
+}
+
+/// Reads one sample of `name` (with its labels, as `/metrics` prints them)
+/// from discguard's Prometheus endpoint; 0 when absent.
+async fn metric(addr: std::net::SocketAddr, series: &str) -> anyhow::Result<f64> {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(Ok(0.0), str::parse)?)
+}
+
+/// A peer in the view that floods discguard with FINDNODE requests, beyond
+/// the rate discv5's packet filter allows (8 per second per node ID, with
+/// bursts), is banned by that filter; discguard reads the ban from discv5's
+/// log, attributes it to the flooder, scores it `packet_filter_ban` and
+/// takes it out of the view. The score is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Result<()> {
+    let flooder = HonestNode::start(Ipv4Addr::new(127, 220, 0, 1), PORT, &[], None).await?;
+    let flooder_id = hex(&flooder.node_id().raw());
+    let ip = Ipv4Addr::new(127, 220, 9, 1);
+    let datadir = tempfile::tempdir()?;
+    let metrics = free_tcp_addr(ip);
+    let mut args = loopback_args(ip, PORT, &[flooder.enr.to_base64()], datadir.path());
+    discguard_tests::set_flag(&mut args, "--metrics-address", metrics);
+    let dg =
+        DiscguardProcess::start(&discguard_bin()?, free_tcp_addr(ip), &args, READY_TIMEOUT).await?;
+    let in_view = eventually(Duration::from_secs(30), || async {
+        table(&dg)
+            .await
+            .is_ok_and(|t| entries(&t).any(|e| e.node_id == flooder_id))
+    })
+    .await;
+    assert!(in_view, "the peer enters the view\n{}", dg.stderr_tail());
+    let scored = r#"discguard_packet_filter_bans_total{outcome="scored"}"#;
+    assert_eq!(metric(metrics, scored).await?, 0.0);
+
+    // 40 FINDNODE requests at once, over the session discguard opened.
+    let health = dg.get_json("/healthz").await?.1;
+    let dg_enr: discguard_service::discv5::Enr = health["enr"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("no enr in /healthz: {health}"))?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        flood.spawn(
+            flooder
+                .discv5
+                .find_node_designated_peer(dg_enr.clone(), vec![0]),
+        );
+    }
+    let mut answered = 0;
+    while let Some(r) = flood.join_next().await {
+        answered += usize::from(matches!(r, Ok(Ok(_))));
+    }
+    assert!(answered < 40, "the packet filter dropped some of the flood");
+
+    let out = eventually(Duration::from_secs(30), || async {
+        metric(metrics, scored).await.is_ok_and(|n| n >= 1.0)
+            && table(&dg)
+                .await
+                .is_ok_and(|t| entries(&t).all(|e| e.node_id != flooder_id))
+    })
+    .await;
+    assert!(
+        out,
+        "the flooder is scored and leaves the view\n{}",
+        dg.stderr_tail()
+    );
+    let events = r#"discguard_score_events_total{event="packet_filter_ban"}"#;
+    assert_eq!(metric(metrics, events).await?, 1.0);
+    assert!(dg.terminate(Duration::from_secs(10)).await?.success());
+    let saved: discguard_scoring::SavedScores =
+        serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
+    let p = saved
+        .peers
+        .iter()
+        .find(|p| p.node_id == flooder_id)
+        .expect("flooder saved");
+    assert!(p.score <= discguard_scoring::EVICT_THRESHOLD, "{p:?}");
     Ok(())
 }
