@@ -258,7 +258,8 @@ async fn metric(addr: std::net::SocketAddr, series: &str) -> anyhow::Result<f64>
 /// the rate discv5's packet filter allows (8 per second per node ID, with
 /// bursts), is banned by that filter; discguard reads the ban from discv5's
 /// log, attributes it to the flooder, scores it `packet_filter_ban` and
-/// takes it out of the view. The score is saved.
+/// takes it out of the view; the IP ban that follows names it again, and
+/// it is banned. The score is saved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Result<()> {
     let flooder = HonestNode::start(Ipv4Addr::new(127, 220, 0, 1), PORT, &[], None).await?;
@@ -277,7 +278,7 @@ async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Resu
     })
     .await;
     assert!(in_view, "the peer enters the view\n{}", dg.stderr_tail());
-    let scored = r#"discguard_packet_filter_bans_total{outcome="scored"}"#;
+    let scored = r#"discguard_packet_filter_bans_total{kind="node",outcome="scored"}"#;
     assert_eq!(metric(metrics, scored).await?, 0.0);
 
     // 40 FINDNODE requests at once, over the session discguard opened.
@@ -313,8 +314,22 @@ async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Resu
         "the flooder is scored and leaves the view\n{}",
         dg.stderr_tail()
     );
+    // The same burst trips the per-IP limit (9 per second) one packet after
+    // the per-node one (8): the IP ban names the flooder too, the only node
+    // we know at that address. Two malice events: banned here as well.
     let events = r#"discguard_score_events_total{event="packet_filter_ban"}"#;
-    assert_eq!(metric(metrics, events).await?, 1.0);
+    let ip_scored = r#"discguard_packet_filter_bans_total{kind="ip",outcome="scored"}"#;
+    let banned = eventually(Duration::from_secs(10), || async {
+        metric(metrics, ip_scored).await.is_ok_and(|n| n == 1.0)
+            && bans(&dg).await.is_ok_and(|b| {
+                b.bans
+                    .iter()
+                    .any(|b| b.node_id == flooder_id && b.reason == "packet_filter_ban")
+            })
+    })
+    .await;
+    assert!(banned, "{:?}", bans(&dg).await?);
+    assert_eq!(metric(metrics, events).await?, 2.0);
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     let saved: discguard_scoring::SavedScores =
         serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;

@@ -20,8 +20,9 @@
 //! knows whose ID matches the shortened form ([`ShortId`]); that node gets
 //! `packet_filter_ban` (docs/scoring.md). 32 bits of ID make a wrong match
 //! among a few thousand known nodes unlikely (about n/2³² per ban); an
-//! ambiguous or unknown ID is counted and not scored. An IP ban is counted
-//! only: several honest nodes can share an address.
+//! ambiguous or unknown ID is counted and not scored. An IP ban is scored
+//! only when exactly one known node sits at that IP: several honest nodes
+//! can share an address.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;

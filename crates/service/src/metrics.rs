@@ -114,10 +114,9 @@ pub const BANNED_PEERS: &str = "discguard_banned_peers";
 /// Answer probes (FINDNODE to a view entry); label outcome.
 pub const PROBES: &str = "discguard_probes_total";
 /// Bans by discv5's packet filter seen in its log
-/// (`crate::filter_bans`); label outcome is `scored` (attributed to one
-/// known node, which got `packet_filter_ban`), `unknown` (no known node has
-/// that shortened ID), `ambiguous` (several have) or `ip` (an IP ban,
-/// counted only).
+/// (`crate::filter_bans`); label kind is `node` or `ip`, outcome is
+/// `scored` (it names one known node, which got `packet_filter_ban`),
+/// `unknown` (no known node) or `ambiguous` (several).
 pub const PACKET_FILTER_BANS: &str = "discguard_packet_filter_bans_total";
 /// Upper bounds of [`PEER_SCORES`]: the thresholds and a few steps
 /// between (`docs/scoring.md`).
@@ -244,7 +243,7 @@ pub fn describe() {
     describe_counter!(
         PACKET_FILTER_BANS,
         Unit::Count,
-        "Bans by discv5's packet filter (request rate); label outcome is scored, unknown, ambiguous or ip."
+        "Bans by discv5's packet filter (request rate); label kind is node or ip, outcome is scored, unknown or ambiguous."
     );
     describe_gauge!(
         ASN_DATABASE_LOADED,
@@ -312,8 +311,11 @@ pub fn register_zeroes() {
     for outcome in ["ok", "timeout", "error"] {
         metrics::counter!(PROBES, "outcome" => outcome).increment(0);
     }
-    for outcome in ["scored", "unknown", "ambiguous", "ip"] {
-        metrics::counter!(PACKET_FILTER_BANS, "outcome" => outcome).increment(0);
+    for kind in ["node", "ip"] {
+        for outcome in ["scored", "unknown", "ambiguous"] {
+            metrics::counter!(PACKET_FILTER_BANS, "kind" => kind, "outcome" => outcome)
+                .increment(0);
+        }
     }
     for table in ["view", "discv5"] {
         metrics::counter!(ADMISSIONS, "table" => table).increment(0);

@@ -165,9 +165,10 @@ struct State {
     /// Nodes evicted from discv5's table recently: a second offence within
     /// [`ServiceConfig::cap_ban`] gets a ban.
     evicted: RecentlyTried,
-    /// The nodes of the last [`RECENT_SESSIONS`] sessions discv5
-    /// established, newest last: the nodes a packet-filter ban can name.
-    sessions: VecDeque<NodeId>,
+    /// The nodes (and the IPs they spoke from) of the last
+    /// [`RECENT_SESSIONS`] sessions discv5 established, newest last: the
+    /// nodes a packet-filter ban can name.
+    sessions: VecDeque<(NodeId, IpAddr)>,
 }
 
 /// Sessions remembered for attributing discv5's packet-filter bans
@@ -850,7 +851,7 @@ impl ServiceHandle {
                         if state.sessions.len() >= RECENT_SESSIONS {
                             state.sessions.pop_front();
                         }
-                        state.sessions.push_back(enr.node_id());
+                        state.sessions.push_back((enr.node_id(), socket.ip()));
                     }
                     self.admit(&enr, Some(socket), Instant::now());
                 }
@@ -1197,69 +1198,71 @@ impl ServiceHandle {
         }
     }
 
-    /// A node ban is attributed to the one known node whose ID shortens to
-    /// the logged form (recent sessions, the view, discv5's table, scored
-    /// peers) and scored [`ScoreEvent::PacketFilterBan`]; an IP ban is
-    /// counted only.
+    /// A ban is attributed to the one known node it can name — recent
+    /// sessions, the view, discv5's table, and (for node bans) scored
+    /// peers — and scored [`ScoreEvent::PacketFilterBan`]. A node ban names
+    /// the nodes whose ID shortens to the logged form; an IP ban names the
+    /// nodes known at that IP, and is scored only when there is exactly
+    /// one (several nodes behind one address cannot be told apart).
     pub(crate) fn on_filter_ban(&self, ban: FilterBan) {
-        let FilterBan::Node(short) = ban else {
-            metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "ip").increment(1);
-            warn!(
-                ?ban,
-                "discv5's packet filter banned an IP for its request rate"
-            );
-            return;
+        let (kind, named) = match ban {
+            FilterBan::Node(short) => ("node", self.known_nodes(|id, _| short.matches(id), true)),
+            FilterBan::Ip(ip) => ("ip", self.known_nodes(|_, at| at == Some(ip), false)),
         };
-        let mut matches: HashSet<RawId> = HashSet::new();
-        {
-            let discv5 = self.inner.discv5.read();
-            matches.extend(
-                discv5
-                    .table_entries_id()
-                    .iter()
-                    .map(raw)
-                    .filter(|id| short.matches(id)),
-            );
-            let state = self.inner.state.read();
-            matches.extend(
-                state
-                    .sessions
-                    .iter()
-                    .map(raw)
-                    .chain(state.view.iter().map(|e| e.id))
-                    .filter(|id| short.matches(id)),
-            );
-            let scores = self.inner.scores.lock();
-            matches.extend(
-                scores
-                    .scores(now_ms())
-                    .map(|(id, _)| *id)
-                    .filter(|id| short.matches(id)),
-            );
-        }
-        let mut matches = matches.into_iter();
-        match (matches.next(), matches.next()) {
-            (Some(id), None) => {
-                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "scored").increment(1);
-                let ip = self
-                    .inner
-                    .discv5
-                    .read()
-                    .find_enr(&NodeId::new(&id))
-                    .and_then(|enr| enr_udp_socket(&enr))
-                    .map(|s| s.ip());
-                warn!(node_id = %hex_id(&id), "discv5's packet filter banned a node for its request rate");
+        let mut named = named.into_iter();
+        let outcome = match (named.next(), named.next()) {
+            (Some((id, ip)), None) => {
+                warn!(node_id = %hex_id(&id), ?ban, "discv5's packet filter banned a node for its request rate");
                 self.score(&id, ip, ScoreEvent::PacketFilterBan);
+                "scored"
             }
             (None, _) => {
-                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "unknown").increment(1);
-                debug!(node_id = %short, "packet-filter ban of a node we do not know");
+                debug!(?ban, "packet-filter ban names no node we know");
+                "unknown"
             }
             (Some(_), Some(_)) => {
-                metrics::counter!(m::PACKET_FILTER_BANS, "outcome" => "ambiguous").increment(1);
-                debug!(node_id = %short, "packet-filter ban matches several known nodes");
+                debug!(?ban, "packet-filter ban names several nodes we know");
+                "ambiguous"
+            }
+        };
+        metrics::counter!(m::PACKET_FILTER_BANS, "kind" => kind, "outcome" => outcome).increment(1);
+    }
+
+    /// The nodes we know (recent sessions, the view, discv5's table, and
+    /// with `scored` the scoreboard) for which `pick(id, ip)` holds, each
+    /// with its last known IP.
+    fn known_nodes(
+        &self,
+        pick: impl Fn(&RawId, Option<IpAddr>) -> bool,
+        scored: bool,
+    ) -> HashMap<RawId, Option<IpAddr>> {
+        let mut found: HashMap<RawId, Option<IpAddr>> = HashMap::new();
+        let mut offer = |id: RawId, ip: Option<IpAddr>| {
+            if pick(&id, ip) {
+                let slot = found.entry(id).or_insert(ip);
+                if slot.is_none() {
+                    *slot = ip;
+                }
+            }
+        };
+        let discv5 = self.inner.discv5.read();
+        for (id, enr, _) in discv5.table_entries() {
+            offer(raw(&id), enr_udp_socket(&enr).map(|s| s.ip()));
+        }
+        let state = self.inner.state.read();
+        for (id, ip) in &state.sessions {
+            offer(raw(id), Some(*ip));
+        }
+        for e in state.view.iter() {
+            offer(e.id, Some(e.payload.socket.ip()));
+        }
+        if scored {
+            let scores = self.inner.scores.lock();
+            for (id, _) in scores.scores(now_ms()) {
+                offer(*id, None);
             }
         }
+        found
     }
 
     async fn maintenance_loop(self) {
