@@ -1,0 +1,218 @@
+//! What a FINDNODE tells the node it is sent to, and how to tell it less.
+//!
+//! A FINDNODE carries log-distances from the *recipient*, not the target
+//! (discv5 wire spec, `discv5-wire.md` "FINDNODE Request"). A recipient `Q`
+//! asked for `[d, …]` learns `logdist(Q, target) = d` if `d` is the true
+//! distance; near the end of a lookup that names the target among a handful
+//! of nodes (research.md, "Lookup privacy"). The modes here need no change
+//! on other nodes: they only choose which distances to ask for, and for
+//! which key.
+
+use discguard_policy::{NodeId, log_distance};
+use rand::RngExt;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+/// Distances in one standard request: the true one and its neighbours, as
+/// sigp discv5 (`DISTANCES_TO_REQUEST_PER_PEER = 3`) and geth send them.
+pub const STANDARD_DISTANCES: usize = 3;
+/// Fewest distances in a blurred request (research.md: 4–6).
+pub const BLUR_MIN: usize = 4;
+/// Most distances in a blurred request.
+pub const BLUR_MAX: usize = 6;
+/// Default anonymity target of `prefix` mode: the subtree the lookup names
+/// holds about this many nodes (research.md: k ≈ 16–20; IPFS's prefix
+/// lookups, IPIP-373).
+pub const DEFAULT_PREFIX_K: u64 = 16;
+/// Default number of dummy lookups in `cover` mode (research.md: 2–3).
+pub const DEFAULT_COVER: usize = 2;
+
+/// How a lookup hides its target from the nodes it asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privacy {
+    /// Standard distances: the true distance, then its neighbours (`d`,
+    /// `d+1`, `d−1`). Every recipient learns its exact distance to the
+    /// target.
+    Off,
+    /// 4–6 consecutive distances around the true one, shuffled, with the
+    /// true distance at a uniformly random position of the window. A
+    /// recipient learns that its distance is one of 4–6 values.
+    Blur,
+    /// Look up a random key that shares only the target's top `p` bits,
+    /// `p = ⌊log2(N̂ / k)⌋` ([`prefix_bits`]), then ask the nodes of that
+    /// subtree for the subtree's top distances and pick the target locally.
+    /// A recipient learns at most the prefix: about `k` nodes share it.
+    Prefix {
+        /// Nodes the subtree should hold (the anonymity set aimed at).
+        k: u64,
+        /// Estimated number of nodes in the network (N̂).
+        network_size: u64,
+    },
+}
+
+impl Privacy {
+    /// The mode's name as the CLI and the API spell it.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Blur => "blur",
+            Self::Prefix { .. } => "prefix",
+        }
+    }
+}
+
+/// Bits of the target a `prefix` lookup reveals: `⌊log2(N̂ / k)⌋`, 0 when
+/// the network is no larger than `k` (then the whole keyspace is the
+/// subtree).
+pub fn prefix_bits(network_size: u64, k: u64) -> u32 {
+    let ratio = network_size / k.max(1);
+    if ratio <= 1 { 0 } else { ratio.ilog2() }
+}
+
+/// A key sharing exactly the first `bits` bits of `target`, uniformly
+/// random below them.
+pub fn random_in_prefix(target: &NodeId, bits: u32, rng: &mut StdRng) -> NodeId {
+    let mut key: NodeId = rng.random();
+    let bits = bits.min(256) as usize;
+    for (i, byte) in key.iter_mut().enumerate() {
+        let from_target = bits.saturating_sub(i * 8).min(8);
+        if from_target == 0 {
+            break;
+        }
+        let mask = if from_target == 8 {
+            0xff
+        } else {
+            !(0xffu8 >> from_target)
+        };
+        *byte = (target[i] & mask) | (*byte & !mask);
+    }
+    key
+}
+
+/// Length of the common prefix of two IDs, in bits (256 when equal).
+pub fn common_prefix(a: &NodeId, b: &NodeId) -> u32 {
+    log_distance(a, b).map_or(256, |d| 256 - u32::from(d))
+}
+
+/// The standard request to `peer` for `key`: `[d, d+1, d−1]` within
+/// 1..=256 (at 256: `[256, 255, 254]`).
+pub fn standard(peer: &NodeId, key: &NodeId) -> Vec<u64> {
+    let d = log_distance(peer, key).map_or(1, u64::from);
+    let mut out = vec![d];
+    let mut step = 1;
+    while out.len() < STANDARD_DISTANCES {
+        if d + step <= 256 {
+            out.push(d + step);
+        }
+        if out.len() < STANDARD_DISTANCES && d > step {
+            out.push(d - step);
+        }
+        step += 1;
+    }
+    out
+}
+
+/// A blurred request to `peer` for `key`: [`BLUR_MIN`]–[`BLUR_MAX`]
+/// consecutive distances within 1..=256 holding the true one at a uniformly
+/// random position (shifted inward at the ends of the range), shuffled.
+pub fn blurred(peer: &NodeId, key: &NodeId, rng: &mut StdRng) -> Vec<u64> {
+    let d = log_distance(peer, key).map_or(1, u64::from);
+    let n = rng.random_range(BLUR_MIN..=BLUR_MAX) as u64;
+    let below = rng.random_range(0..n);
+    let lo = d.saturating_sub(below).max(1).min(256 - n + 1);
+    let mut out: Vec<u64> = (lo..lo + n).collect();
+    out.shuffle(rng);
+    out
+}
+
+/// The request that enumerates a `bits`-bit subtree from one of its
+/// members: the subtree's top [`STANDARD_DISTANCES`] distances, `256 − bits`
+/// and below (they hold 7/8 of the subtree). The same for every target in
+/// the subtree.
+pub fn subtree(bits: u32) -> Vec<u64> {
+    let top = u64::from(256 - bits.min(255));
+    (0..STANDARD_DISTANCES as u64)
+        .map(|i| top.saturating_sub(i))
+        .filter(|&d| d >= 1)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn id(first: u8) -> NodeId {
+        let mut id = [0u8; 32];
+        id[0] = first;
+        id
+    }
+
+    #[test]
+    fn standard_is_the_true_distance_then_neighbours() {
+        let peer = [0u8; 32];
+        assert_eq!(
+            standard(&peer, &id(0x80)),
+            vec![256, 255].into_iter().chain([254]).collect::<Vec<_>>()
+        );
+        assert_eq!(standard(&peer, &id(0x20)), vec![254, 255, 253]);
+        let mut near = [0u8; 32];
+        near[31] = 1;
+        assert_eq!(standard(&peer, &near), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn blur_holds_the_true_distance_among_four_to_six_distinct_ones() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let peer = [0u8; 32];
+        let mut positions = [0usize; BLUR_MAX];
+        for _ in 0..2000 {
+            let mut key: NodeId = rng.random();
+            key[0] >>= rng.random_range(0..8);
+            let d = u64::from(log_distance(&peer, &key).unwrap());
+            let got = blurred(&peer, &key, &mut rng);
+            assert!((BLUR_MIN..=BLUR_MAX).contains(&got.len()), "{got:?}");
+            assert!(got.contains(&d));
+            assert!(got.iter().all(|x| (1..=256).contains(x)));
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            assert_eq!(sorted.len(), got.len(), "distinct");
+            assert_eq!(
+                sorted.last().unwrap() - sorted[0],
+                got.len() as u64 - 1,
+                "consecutive"
+            );
+            positions[got.iter().position(|x| *x == d).unwrap()] += 1;
+        }
+        // Shuffled: the true distance is not always first.
+        assert!(positions[0] < 1000, "{positions:?}");
+    }
+
+    #[test]
+    fn prefix_bits_follow_the_network_size() {
+        assert_eq!(prefix_bits(10_000, 16), 9); // 625 → 2^9 = 512
+        assert_eq!(prefix_bits(16, 16), 0);
+        assert_eq!(prefix_bits(5, 16), 0);
+        assert_eq!(prefix_bits(1 << 20, 16), 16);
+    }
+
+    #[test]
+    fn random_in_prefix_shares_exactly_the_prefix() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for bits in [0, 1, 7, 8, 9, 13, 16, 255] {
+            let target: NodeId = rng.random();
+            for _ in 0..50 {
+                let key = random_in_prefix(&target, bits, &mut rng);
+                assert!(common_prefix(&key, &target) >= bits, "bits {bits}");
+            }
+        }
+    }
+
+    #[test]
+    fn subtree_distances_depend_on_the_prefix_only() {
+        assert_eq!(subtree(9), vec![247, 246, 245]);
+        assert_eq!(subtree(0), vec![256, 255, 254]);
+        assert_eq!(subtree(255), vec![1]);
+    }
+}
