@@ -63,7 +63,7 @@ pub enum StartupError {
         /// Its value.
         value: String,
         /// What it must be.
-        reason: &'static str,
+        reason: String,
     },
     /// `--fork-digest` is malformed.
     #[error("invalid fork_digest {value:?}: {reason}")]
@@ -281,37 +281,7 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
             listen: settings.listen_address,
         });
     }
-    // Checked here, not only by `ServiceConfig::validate`, so that the error
-    // names the setting the user wrote.
-    for (key, value, at_least, reason) in [
-        (
-            "ban_duration",
-            settings.ban_duration,
-            Duration::from_secs(1),
-            "must be at least 1s",
-        ),
-        (
-            "score_half_life",
-            settings.score_half_life,
-            Duration::from_secs(1),
-            "must be at least 1s",
-        ),
-        (
-            "probe_interval",
-            settings.probe_interval,
-            Duration::from_millis(1),
-            "must be at least 1ms",
-        ),
-    ] {
-        if value < at_least {
-            return Err(StartupError::BadDuration {
-                key,
-                value: humantime::format_duration(value).to_string(),
-                reason,
-            });
-        }
-    }
-    Ok(ServiceConfig {
+    let config = ServiceConfig {
         listen_address: settings.listen_address,
         discovery_port: settings.discovery_port,
         enr_address: settings.enr_address,
@@ -326,7 +296,36 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
         },
         probe_interval: settings.probe_interval,
         ..ServiceConfig::default()
-    })
+    };
+    // The rules are the crates' (`ServiceConfig::validate`); the error names
+    // the setting the user wrote, with its value.
+    use discguard_service::ConfigError;
+    let bad = |key, value: Duration, reason: &str| StartupError::BadDuration {
+        key,
+        value: humantime::format_duration(value).to_string(),
+        reason: reason.to_owned(),
+    };
+    match config.validate() {
+        Err(ConfigError::Zero {
+            field: "probe_interval",
+        }) => Err(bad(
+            "probe_interval",
+            settings.probe_interval,
+            "must be greater than zero",
+        )),
+        Err(ConfigError::Scoring(discguard_scoring::ConfigError::OutOfRange { field, reason }))
+            if field == "half_life" || field == "ban_duration" =>
+        {
+            let (key, value) = if field == "half_life" {
+                ("score_half_life", settings.score_half_life)
+            } else {
+                ("ban_duration", settings.ban_duration)
+            };
+            Err(bad(key, value, reason))
+        }
+        // Everything else is reported by `ServiceHandle::start`, as before.
+        _ => Ok(config),
+    }
 }
 
 fn install_metrics(addr: SocketAddr) -> Result<(), StartupError> {

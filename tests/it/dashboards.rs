@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use discguard_adversary::honest::{self, HonestNode};
-use discguard_tests::{free_tcp_addr, loopback_args, repo_root, set_flag, start_discguard};
+use discguard_tests::{free_tcp_addr, loopback_args, repo_root, sample, set_flag, start_discguard};
 use promql_parser::label::{METRIC_NAME, MatchOp};
 use promql_parser::parser::{self, Expr, VectorSelector};
 use promql_parser::util::{ExprVisitor, walk_expr};
@@ -379,13 +379,6 @@ fn exported_names(text: &str) -> BTreeSet<String> {
         }
     }
     names
-}
-
-/// The value of the sample `series` (name and labels as on the page).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Whether `name` is exported: itself, or as a histogram's or summary's

@@ -113,8 +113,7 @@ async fn a_crowding_answerer_loses_its_place_and_honest_nodes_keep_theirs() -> a
     );
 
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
-    let saved: discguard_scoring::SavedScores =
-        serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
+    let saved = saved_scores(datadir.path())?;
     let p = saved
         .peers
         .iter()
@@ -214,8 +213,7 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
         "the banned node is not in discv5's table"
     );
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
-    let again: discguard_scoring::SavedScores =
-        serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
+    let again = saved_scores(datadir.path())?;
     assert!(
         again
             .peers
@@ -241,17 +239,25 @@ async fn saved_bans_hold_after_a_restart_and_a_malformed_file_is_set_aside() -> 
     Ok(())
 }
 
-/// Reads one sample of `name` (with its labels, as `/metrics` prints them)
-/// from discguard's Prometheus endpoint; 0 when absent.
+/// The sample `series` of discguard's Prometheus endpoint at `addr`; 0
+/// when absent (a counter not yet incremented).
 async fn metric(addr: std::net::SocketAddr, series: &str) -> anyhow::Result<f64> {
     let text = reqwest::get(format!("http://{addr}/metrics"))
         .await?
         .text()
         .await?;
-    Ok(text
-        .lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(Ok(0.0), str::parse)?)
+    match discguard_tests::sample(&text, series) {
+        Some(v) => Ok(v),
+        None if !text.contains(series) => Ok(0.0),
+        None => anyhow::bail!("{series} has no number on /metrics"),
+    }
+}
+
+/// `scores.json` as the node saved it in `datadir`.
+fn saved_scores(datadir: &std::path::Path) -> anyhow::Result<discguard_scoring::SavedScores> {
+    Ok(serde_json::from_slice(&std::fs::read(
+        datadir.join("scores.json"),
+    )?)?)
 }
 
 /// A peer in the view that floods discguard with FINDNODE requests, beyond
@@ -331,8 +337,7 @@ async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Resu
     assert!(banned, "{:?}", bans(&dg).await?);
     assert_eq!(metric(metrics, events).await?, 2.0);
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
-    let saved: discguard_scoring::SavedScores =
-        serde_json::from_slice(&std::fs::read(datadir.path().join("scores.json"))?)?;
+    let saved = saved_scores(datadir.path())?;
     let p = saved
         .peers
         .iter()

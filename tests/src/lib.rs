@@ -122,3 +122,11 @@ pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 pub async fn start_discguard(ip: Ipv4Addr, args: &[String]) -> anyhow::Result<DiscguardProcess> {
     DiscguardProcess::start(&discguard_bin()?, free_tcp_addr(ip), args, READY_TIMEOUT).await
 }
+
+/// The value of the sample `series` (name and labels as on the
+/// Prometheus text page) in `text`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use discguard_netgroup::{GroupKind, NetGroup};
-use discguard_policy::{NodeId, log_distance};
+use discguard_policy::NodeId;
+#[cfg(test)]
+use discguard_policy::log_distance;
 use discguard_scoring::{AnswerRules, Event, Record, judge};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -604,14 +606,6 @@ impl<T: Clone> Lookup<T> {
         }
         sum / pairs
     }
-
-    /// Distances asked of `peer` by its query in flight (for transcripts).
-    pub fn in_flight_distances(&self, peer: &NodeId) -> Option<&[u64]> {
-        self.known
-            .get(peer)
-            .filter(|k| k.status == Status::Waiting)
-            .map(|k| k.asked.as_slice())
-    }
 }
 
 /// The records (indices into `records`, in order) kept when no /24 or /16
@@ -644,11 +638,6 @@ pub fn diverse(records: &[Record], usable: &[usize], rules: &AnswerRules) -> Vec
     keep
 }
 
-/// The log-distance of `a` from `b` as FINDNODE spells it (0 when equal).
-pub fn distance(a: &NodeId, b: &NodeId) -> u64 {
-    log_distance(a, b).map_or(0, u64::from)
-}
-
 #[cfg(test)]
 mod tests {
     //! The lookups run against an in-memory network: a fake of the wire,
@@ -661,6 +650,11 @@ mod tests {
 
     use discguard_netgroup::NetGroups;
     use rand::RngExt;
+
+    /// The log-distance of `a` from `b` as FINDNODE spells it.
+    fn distance(a: &NodeId, b: &NodeId) -> u64 {
+        log_distance(a, b).map_or(0, u64::from)
+    }
 
     struct Net {
         ids: Vec<NodeId>,

@@ -151,10 +151,7 @@ mod tests {
     #[test]
     fn standard_is_the_true_distance_then_neighbours() {
         let peer = [0u8; 32];
-        assert_eq!(
-            standard(&peer, &id(0x80)),
-            vec![256, 255].into_iter().chain([254]).collect::<Vec<_>>()
-        );
+        assert_eq!(standard(&peer, &id(0x80)), vec![256, 255, 254]);
         assert_eq!(standard(&peer, &id(0x20)), vec![254, 255, 253]);
         let mut near = [0u8; 32];
         near[31] = 1;

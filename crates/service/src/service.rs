@@ -1199,15 +1199,14 @@ impl ServiceHandle {
     }
 
     /// A ban is attributed to the one known node it can name — recent
-    /// sessions, the view, discv5's table, and (for node bans) scored
-    /// peers — and scored [`ScoreEvent::PacketFilterBan`]. A node ban names
+    /// sessions, the view, discv5's table, scored peers — and scored [`ScoreEvent::PacketFilterBan`]. A node ban names
     /// the nodes whose ID shortens to the logged form; an IP ban names the
     /// nodes known at that IP, and is scored only when there is exactly
     /// one (several nodes behind one address cannot be told apart).
     pub(crate) fn on_filter_ban(&self, ban: FilterBan) {
         let (kind, named) = match ban {
-            FilterBan::Node(short) => ("node", self.known_nodes(|id, _| short.matches(id), true)),
-            FilterBan::Ip(ip) => ("ip", self.known_nodes(|_, at| at == Some(ip), false)),
+            FilterBan::Node(short) => ("node", self.known_nodes(|id, _| short.matches(id))),
+            FilterBan::Ip(ip) => ("ip", self.known_nodes(|_, at| at == Some(ip))),
         };
         let mut named = named.into_iter();
         let outcome = match (named.next(), named.next()) {
@@ -1228,13 +1227,12 @@ impl ServiceHandle {
         metrics::counter!(m::PACKET_FILTER_BANS, "kind" => kind, "outcome" => outcome).increment(1);
     }
 
-    /// The nodes we know (recent sessions, the view, discv5's table, and
-    /// with `scored` the scoreboard) for which `pick(id, ip)` holds, each
-    /// with its last known IP.
+    /// The nodes we know (recent sessions, the view, discv5's table, the
+    /// scoreboard) for which `pick(id, ip)` holds, each with its last known
+    /// IP (`None` for the scoreboard, which is not asked by address).
     fn known_nodes(
         &self,
         pick: impl Fn(&RawId, Option<IpAddr>) -> bool,
-        scored: bool,
     ) -> HashMap<RawId, Option<IpAddr>> {
         let mut found: HashMap<RawId, Option<IpAddr>> = HashMap::new();
         let mut offer = |id: RawId, ip: Option<IpAddr>| {
@@ -1256,11 +1254,9 @@ impl ServiceHandle {
         for e in state.view.iter() {
             offer(e.id, Some(e.payload.socket.ip()));
         }
-        if scored {
-            let scores = self.inner.scores.lock();
-            for (id, _) in scores.scores(now_ms()) {
-                offer(*id, None);
-            }
+        let scores = self.inner.scores.lock();
+        for (id, _) in scores.scores(now_ms()) {
+            offer(*id, None);
         }
         found
     }
