@@ -231,6 +231,7 @@ async fn lookup(
     Json(LookupResponse {
         target: hex::encode(target.raw()),
         peers: found.iter().filter_map(|e| b.peer_info(e)).collect(),
+        engine: None,
     })
     .into_response()
 }

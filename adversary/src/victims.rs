@@ -339,8 +339,19 @@ impl Victim {
 
     /// A lookup it runs for `target`: `/v1/lookup?target=…`.
     pub async fn lookup(&self, target: &NodeId) -> anyhow::Result<Vec<PeerInfo>> {
-        let path = format!("/v1/lookup?target={}", hex::encode(target.raw()));
-        Ok(self.get::<LookupResponse>(&path).await?.peers)
+        Ok(self.lookup_with(target, "").await?.peers)
+    }
+
+    /// A lookup it runs for `target` with discguard's extra parameters
+    /// (`options`, e.g. `&paths=1&privacy=prefix&transcript=true`; empty
+    /// for the baselines, which take none): the whole answer.
+    pub async fn lookup_with(
+        &self,
+        target: &NodeId,
+        options: &str,
+    ) -> anyhow::Result<LookupResponse> {
+        let path = format!("/v1/lookup?target={}{options}", hex::encode(target.raw()));
+        self.get::<LookupResponse>(&path).await
     }
 
     /// Its Prometheus page, if it exports one.

@@ -144,6 +144,7 @@ async fn lookup(
     Json(LookupResponse {
         target: hex::encode(target.raw()),
         peers: state.service.lookup_peers(target).await,
+        engine: None,
     })
     .into_response()
 }

@@ -107,6 +107,59 @@ pub struct LookupResponse {
     /// The nodes found; age and last-seen are those of the view for nodes
     /// in it, else 0.
     pub peers: Vec<PeerInfo>,
+    /// How discguard's lookup engine ran it (absent from the plain discv5
+    /// baselines of the harness, which run sigp's `find_node`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<LookupSummary>,
+}
+
+/// How one lookup ran (`GET /v1/lookup`): its privacy mode, paths and
+/// cost, and on request (`transcript=true`) every FINDNODE it sent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LookupSummary {
+    /// Privacy mode of the queries: `off`, `blur` or `prefix`
+    /// (docs/lookup.md).
+    pub privacy: String,
+    /// Dummy (cover) lookups run alongside the real one.
+    pub cover: usize,
+    /// Disjoint paths.
+    pub paths: usize,
+    /// Leading bits of the target the queries revealed: 256 unless
+    /// `prefix`, where it is p = ⌊log2(N̂/k)⌋.
+    pub revealed_bits: u32,
+    /// Whether the target itself was found.
+    pub found_target: bool,
+    /// FINDNODE requests of the real lookup.
+    pub queries: usize,
+    /// FINDNODE requests of the cover lookups.
+    pub cover_queries: usize,
+    /// Requests of the real lookup that failed (timeout, error).
+    pub failures: usize,
+    /// Rounds: the longest chain of answers a query was learned through.
+    pub rounds: usize,
+    /// Mean Jaccard similarity of the paths' closest sets (1 with one path).
+    pub agreement: f64,
+    /// Whether it ended by its time or query bound rather than converging.
+    pub cut_short: bool,
+    /// Milliseconds the lookup took, cover lookups included.
+    pub millis: u64,
+    /// Every FINDNODE sent, real and cover, in the order sent; empty unless
+    /// asked for with `transcript=true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<QueryRecord>,
+}
+
+/// One FINDNODE a lookup sent: what the node asked saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryRecord {
+    /// Which lookup sent it: 0 the real one, 1.. the cover lookups.
+    pub lookup: usize,
+    /// The node asked, 64 hex characters.
+    pub peer: String,
+    /// The log-distances asked for, in the order sent.
+    pub distances: Vec<u64>,
+    /// Milliseconds since the lookup started.
+    pub at_ms: u64,
 }
 
 /// The groups of one view entry.
