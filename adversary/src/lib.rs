@@ -24,6 +24,7 @@ pub mod honest;
 pub mod keys;
 pub mod lodestar;
 pub mod measure;
+pub mod observer;
 pub mod population;
 pub mod procstat;
 pub mod relay;
