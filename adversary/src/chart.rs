@@ -71,6 +71,18 @@ fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
     (lo - pad, hi + pad)
 }
 
+/// Decimals of linear x-axis labels for an axis `width` wide: none for
+/// seconds over a minute, two for fractions such as f = 0.05 … 0.3.
+fn x_digits(width: f64) -> usize {
+    if width >= 10.0 {
+        0
+    } else if width >= 1.0 {
+        1
+    } else {
+        2
+    }
+}
+
 /// Draws `chart` as an SVG file at `path`.
 pub fn write_svg(chart: &LineChart<'_>, path: &Path) -> anyhow::Result<()> {
     draw(chart, path)
@@ -94,11 +106,12 @@ fn draw(chart: &LineChart<'_>, path: &Path) -> Result<(), Box<dyn std::error::Er
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)?;
     let log2 = chart.x_scale == XScale::Log2;
+    let digits = x_digits(x1 - x0);
     let x_label = |x: &f64| {
         if log2 {
             format!("{}", 2f64.powf(*x).round())
         } else {
-            format!("{x:.0}")
+            format!("{x:.digits$}")
         }
     };
     ctx.configure_mesh()
@@ -191,6 +204,32 @@ mod tests {
             );
         }
         assert_eq!(svg.matches("<circle").count(), 5, "one marker per point");
+    }
+
+    #[test]
+    fn fractions_on_a_linear_axis_keep_their_decimals() {
+        assert_eq!((x_digits(60.0), x_digits(4.0), x_digits(0.3)), (0, 1, 2));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.svg");
+        let series = [Series {
+            name: "discguard-disjoint".into(),
+            points: vec![(0.1, 1.0), (0.2, 0.9), (0.3, 0.7)],
+        }];
+        write_svg(
+            &LineChart {
+                title: "success vs f",
+                x_label: "f",
+                y_label: "success",
+                x_scale: XScale::Linear,
+                y_range: Some((0.0, 1.0)),
+                series: &series,
+            },
+            &path,
+        )
+        .unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        let texts: Vec<&str> = svg.lines().filter(|l| !l.starts_with('<')).collect();
+        assert!(texts.contains(&"0.20"), "x ticks: {texts:?}");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use discguard_adversary::report::Report;
 use discguard_adversary::scenario::{
-    self, Common, FlakyHonest, IdMining, KeyspaceDetectionArgs, LookupPoisoning, SybilFlood,
+    self, Common, FlakyHonest, IdMining, KeyspaceDetectionArgs, LookupPoisoning, QueryObserver,
+    SybilFlood,
 };
 use discguard_adversary::testnet::{DiscguardProcess, Testnet, TestnetConfig, discguard_bin};
 use discguard_adversary::victim::{VictimArgs, run_victim};
@@ -46,8 +47,13 @@ enum Cmd {
     SybilFlood(SybilFlood),
     /// Sybils with node IDs mined close to each victim's, on a few IPs.
     IdMining(IdMining),
-    /// A fraction of honest-looking nodes answer every FINDNODE with Sybils only.
+    /// A fraction of honest-looking nodes answer every FINDNODE with Sybils
+    /// only; discguard's one-path and disjoint lookups against sigp's,
+    /// swept over the fraction.
     LookupPoisoning(LookupPoisoning),
+    /// No attack: what honest nodes asked by discguard's lookups learn of
+    /// the target, per privacy mode and fraction of observing nodes.
+    QueryObserver(QueryObserver),
     /// No attack: what each victim's policy costs on the real population.
     Baseline(Baseline),
     /// No attack: a fraction of honest nodes lose 10–30% of their packets
@@ -89,6 +95,10 @@ async fn main() -> anyhow::Result<()> {
         Cmd::LookupPoisoning(a) => {
             let out = a.common.out.clone();
             finish(scenario::lookup_poisoning(&a).await?, &out)
+        }
+        Cmd::QueryObserver(a) => {
+            let out = a.common.out.clone();
+            finish(scenario::query_observer(&a).await?, &out)
         }
         Cmd::Baseline(a) => {
             let out = a.common.out.clone();

@@ -31,9 +31,10 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom as _;
 use serde::{Deserialize, Serialize};
 
-use discguard_service::api::BansResponse;
+use discguard_service::api::{BansResponse, LookupResponse};
 
 use crate::population::Placement;
+use crate::report::{EngineLookups, LookupEngine, LookupStats};
 
 /// A set's size and how much of it the attacker holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,6 +220,109 @@ pub fn halving(samples: &[(f64, f64)]) -> Option<Halving> {
     })
 }
 
+/// Running counts of a victim's lookups for existing node IDs: one
+/// [`LookupTally::record`] per lookup, then [`LookupTally::stats`] or
+/// [`LookupTally::engine`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LookupTally {
+    lookups: usize,
+    found: usize,
+    errors: usize,
+    results: SetCount,
+    attacker_free: usize,
+    summaries: usize,
+    queries: usize,
+    rounds: usize,
+    failures: usize,
+    agreement: f64,
+    millis: u64,
+    cut_short: usize,
+}
+
+impl LookupTally {
+    /// Counts one lookup for `target` (64 hex digits): its answer, or
+    /// `None` for an HTTP error. An answer without nodes is an error too
+    /// (discv5 reports a failed lookup as an empty result); its engine
+    /// summary still counts (the requests were sent).
+    pub fn record(
+        &mut self,
+        answer: Option<&LookupResponse>,
+        target: &str,
+        is_attacker: impl Fn(&str) -> bool,
+    ) {
+        self.lookups += 1;
+        let Some(a) = answer else {
+            self.errors += 1;
+            return;
+        };
+        if let Some(e) = &a.engine {
+            self.summaries += 1;
+            self.queries += e.queries;
+            self.rounds += e.rounds;
+            self.failures += e.failures;
+            self.agreement += e.agreement;
+            self.millis += e.millis;
+            self.cut_short += usize::from(e.cut_short);
+        }
+        if a.peers.is_empty() {
+            self.errors += 1;
+            return;
+        }
+        if a.peers
+            .iter()
+            .any(|p| p.node_id.eq_ignore_ascii_case(target))
+        {
+            self.found += 1;
+        }
+        let c = SetCount::of(a.peers.iter().map(|p| p.node_id.as_str()), |id| {
+            is_attacker(id)
+        });
+        self.results.total += c.total;
+        self.results.attacker += c.attacker;
+        self.attacker_free += usize::from(c.attacker == 0);
+    }
+
+    /// The counts as a victim's [`LookupStats`].
+    pub fn stats(&self) -> LookupStats {
+        LookupStats {
+            lookups: self.lookups,
+            found: self.found,
+            success_rate: rate(self.found, self.lookups),
+            errors: self.errors,
+            results: self.results,
+            attacker_share: self.results.share(),
+        }
+    }
+
+    /// The counts as one engine's [`EngineLookups`] at `poisoners`.
+    pub fn engine(&self, poisoners: f64, engine: LookupEngine) -> EngineLookups {
+        let n = self.summaries;
+        let mean = |sum: f64| (n > 0).then(|| sum / n as f64);
+        EngineLookups {
+            poisoners,
+            engine,
+            lookups: self.lookups,
+            found: self.found,
+            success_rate: rate(self.found, self.lookups),
+            errors: self.errors,
+            results: self.results,
+            attacker_share: self.results.share(),
+            attacker_free: self.attacker_free,
+            summaries: n,
+            mean_queries: mean(self.queries as f64),
+            mean_rounds: mean(self.rounds as f64),
+            mean_agreement: mean(self.agreement),
+            mean_failures: mean(self.failures as f64),
+            cut_short: (n > 0).then_some(self.cut_short),
+            mean_millis: mean(self.millis as f64),
+        }
+    }
+}
+
+fn rate(a: usize, b: usize) -> f64 {
+    if b == 0 { 0.0 } else { a as f64 / b as f64 }
+}
+
 /// A set's size and how many of its members are flaky honest nodes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FlakyCount {
@@ -397,6 +501,72 @@ mod tests {
     use crate::population::{AttackGroup, place_attackers};
     use rand::SeedableRng as _;
     use std::net::Ipv4Addr;
+
+    fn answer(ids: &[&str], engine: Option<(usize, f64)>) -> LookupResponse {
+        let peers = ids
+            .iter()
+            .map(|id| discguard_service::api::PeerInfo {
+                enr: String::new(),
+                node_id: (*id).to_string(),
+                ip: "127.1.0.1".into(),
+                udp_port: 1,
+                tcp_port: None,
+                asn: None,
+                netgroup: String::new(),
+                netgroup_wide: String::new(),
+                seq: 1,
+                fork_digest: None,
+                bucket: 1,
+                age_seconds: 0,
+                last_seen_seconds: 0,
+            })
+            .collect();
+        LookupResponse {
+            target: String::new(),
+            peers,
+            engine: engine.map(
+                |(queries, agreement)| discguard_service::api::LookupSummary {
+                    queries,
+                    rounds: 2,
+                    agreement,
+                    millis: 100,
+                    ..Default::default()
+                },
+            ),
+        }
+    }
+
+    #[test]
+    fn lookup_tallies_count_found_errors_and_attacker_results() {
+        let attacker = |id: &str| id.starts_with('a');
+        let mut t = LookupTally::default();
+        t.record(
+            Some(&answer(&["t1", "h1", "a1"], Some((10, 1.0)))),
+            "t1",
+            attacker,
+        );
+        t.record(
+            Some(&answer(&["h2", "h3"], Some((20, 0.5)))),
+            "t2",
+            attacker,
+        );
+        t.record(Some(&answer(&[], Some((30, 0.0)))), "t3", attacker);
+        t.record(None, "t4", attacker);
+        let s = t.stats();
+        assert_eq!((s.lookups, s.found, s.errors), (4, 1, 2));
+        assert_eq!((s.results.total, s.results.attacker), (5, 1));
+        assert_eq!((s.success_rate, s.attacker_share), (0.25, 0.2));
+        let e = t.engine(0.2, LookupEngine::DiscguardDisjoint);
+        assert_eq!((e.attacker_free, e.summaries), (1, 3));
+        assert_eq!(e.mean_queries, Some(20.0));
+        assert_eq!(e.mean_agreement, Some(0.5));
+        assert_eq!((e.mean_rounds, e.cut_short), (Some(2.0), Some(0)));
+        // sigp's find_node: no summaries, no means.
+        let mut sigp = LookupTally::default();
+        sigp.record(Some(&answer(&["t1"], None)), "t1", attacker);
+        let e = sigp.engine(0.1, LookupEngine::Discv5Default);
+        assert_eq!((e.found, e.summaries, e.mean_queries), (1, 0, None));
+    }
 
     fn honest(n: usize) -> Vec<Placement> {
         // One node per /24 and per /16, each its own AS.

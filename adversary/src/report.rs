@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::chart::{LineChart, Series, XScale, write_svg};
 use crate::measure::{BanCount, BanStats, FlakyCount, Halving, ScoreSummary, SetCount, halving};
+use crate::observer::{Exposure, ExposureMeans};
 use crate::procstat::ProcStat;
 use crate::relay::RelayCounts;
 use crate::risk::VictimRisk;
@@ -62,6 +63,14 @@ pub struct Report {
     /// The flaky honest nodes and their relays (`flaky-honest`).
     #[serde(default)]
     pub flaky: Option<FlakyNetwork>,
+    /// Lookups per fraction of poisoners and per lookup engine
+    /// (`lookup-poisoning`); empty elsewhere.
+    #[serde(default)]
+    pub lookup_engines: Vec<EngineLookups>,
+    /// What observers learned of discguard's lookup targets, per privacy
+    /// mode and observer fraction (`query-observer`).
+    #[serde(default)]
+    pub observer: Option<ObserverReport>,
 }
 
 /// Who was on the network.
@@ -262,6 +271,272 @@ pub struct LookupStats {
     pub attacker_share: f64,
 }
 
+/// Goal of issue 6 for `lookup-poisoning`: discguard's disjoint lookups
+/// find at least this share of their targets …
+pub const GOAL_POISONED_SUCCESS: f64 = 0.9;
+/// … with this fraction of poisoners.
+pub const GOAL_POISONERS: f64 = 0.2;
+/// Goal of issue 6 for `query-observer`: with this fraction of observers …
+pub const GOAL_OBSERVERS: f64 = 0.2;
+/// … they name the target with probability at most this …
+pub const GOAL_NAMING: f64 = 0.05;
+/// … at no more than this many times the FINDNODE messages of `off`.
+pub const GOAL_MESSAGES_VS_OFF: f64 = 1.5;
+
+/// Whether `x` is the sweep value `goal` (parsed from a flag: compare with
+/// a tolerance).
+fn is_value(x: f64, goal: f64) -> bool {
+    (x - goal).abs() < 1e-9
+}
+
+/// A lookup engine of `lookup-poisoning`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LookupEngine {
+    /// discguard's engine with one path (`paths=1&privacy=off`).
+    #[serde(rename = "discguard-single")]
+    DiscguardSingle,
+    /// discguard's engine with three disjoint paths (`paths=3&privacy=off`).
+    #[serde(rename = "discguard-disjoint")]
+    DiscguardDisjoint,
+    /// sigp `find_node` in the Lighthouse-configured baseline.
+    #[serde(rename = "discv5-lighthouse")]
+    Discv5Lighthouse,
+    /// sigp `find_node` in the library-default baseline.
+    #[serde(rename = "discv5-default")]
+    Discv5Default,
+}
+
+impl LookupEngine {
+    /// All four, in report order.
+    pub const ALL: [Self; 4] = [
+        Self::DiscguardSingle,
+        Self::DiscguardDisjoint,
+        Self::Discv5Lighthouse,
+        Self::Discv5Default,
+    ];
+
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DiscguardSingle => "discguard-single",
+            Self::DiscguardDisjoint => "discguard-disjoint",
+            Self::Discv5Lighthouse => "discv5-lighthouse",
+            Self::Discv5Default => "discv5-default",
+        }
+    }
+
+    /// The engines a victim is asked with, and the query options of each
+    /// (none for sigp's `find_node`).
+    pub fn of_victim(defense: Defense) -> &'static [(Self, &'static str)] {
+        match defense {
+            Defense::Discguard => &[
+                (Self::DiscguardSingle, "&paths=1&privacy=off"),
+                (Self::DiscguardDisjoint, "&paths=3&privacy=off"),
+            ],
+            Defense::Discv5Lighthouse => &[(Self::Discv5Lighthouse, "")],
+            Defense::Discv5Default => &[(Self::Discv5Default, "")],
+        }
+    }
+}
+
+impl std::fmt::Display for LookupEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One lookup engine's lookups for existing node IDs at one fraction of
+/// poisoners (`lookup-poisoning`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineLookups {
+    /// Fraction f of poisoners in the network.
+    pub poisoners: f64,
+    /// The engine.
+    pub engine: LookupEngine,
+    /// Lookups run.
+    pub lookups: usize,
+    /// Lookups whose results held the target.
+    pub found: usize,
+    /// found / lookups.
+    pub success_rate: f64,
+    /// Lookups that failed: an HTTP error, or no node found.
+    pub errors: usize,
+    /// Results over all lookups, and the attacker's among them.
+    pub results: SetCount,
+    /// Attacker share of the results (A_L).
+    pub attacker_share: f64,
+    /// Lookups that returned nodes, none of them an attacker's.
+    pub attacker_free: usize,
+    /// Lookups that came back with discguard's engine summary (0 for sigp's
+    /// `find_node`); the means below are over these.
+    pub summaries: usize,
+    /// Mean FINDNODE requests per lookup (`engine.queries`).
+    pub mean_queries: Option<f64>,
+    /// Mean rounds per lookup (`engine.rounds`).
+    pub mean_rounds: Option<f64>,
+    /// Mean agreement of the paths' closest sets (`engine.agreement`:
+    /// Jaccard, 1 with one path).
+    pub mean_agreement: Option<f64>,
+    /// Mean failed requests per lookup (`engine.failures`).
+    pub mean_failures: Option<f64>,
+    /// Lookups ended by their time or query bound (`engine.cut_short`).
+    pub cut_short: Option<usize>,
+    /// Mean milliseconds per lookup (`engine.millis`).
+    pub mean_millis: Option<f64>,
+}
+
+/// The observer model's numbers of one privacy mode at one fraction of
+/// observers (`query-observer`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModeExposure {
+    /// The mode as asked (`--modes`).
+    pub mode: String,
+    /// Fraction f of honest nodes that observe.
+    pub observers: f64,
+    /// Observer nodes: round(f · honest).
+    pub observer_nodes: usize,
+    /// Means over the mode's lookups with a usable transcript.
+    #[serde(flatten)]
+    pub means: ExposureMeans,
+}
+
+/// What one privacy mode cost and found (`query-observer`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModeCost {
+    /// The mode as asked (`--modes`).
+    pub mode: String,
+    /// The query options sent (`&privacy=…&cover=…&transcript=true`).
+    pub options: String,
+    /// Privacy the engine reported running (`engine.privacy` of the first
+    /// summary; `null` without one).
+    pub privacy: Option<String>,
+    /// Cover lookups the engine reported (`engine.cover`).
+    pub cover: Option<usize>,
+    /// Lookups run.
+    pub lookups: usize,
+    /// Lookups that failed: an HTTP error, or no node found.
+    pub errors: usize,
+    /// Lookups whose results held the target.
+    pub found: usize,
+    /// found / lookups.
+    pub success_rate: f64,
+    /// Lookups with an engine summary and a transcript the observer model
+    /// took: the means below are over these.
+    pub analysed: usize,
+    /// Mean FINDNODE messages per lookup, real and cover
+    /// (`queries + cover_queries`).
+    pub mean_messages: Option<f64>,
+    /// Mean requests of the real lookup.
+    pub mean_queries: Option<f64>,
+    /// Mean requests of the cover lookups.
+    pub mean_cover_queries: Option<f64>,
+    /// Mean rounds of the real lookup.
+    pub mean_rounds: Option<f64>,
+    /// Mean leading bits of the target revealed (`revealed_bits`: 256
+    /// unless `prefix`).
+    pub mean_revealed_bits: Option<f64>,
+    /// mean_messages / the same of `off` (`null` without an `off` run).
+    pub messages_vs_off: Option<f64>,
+    /// Why lookups were not analysed (the first few).
+    pub problems: Vec<String>,
+}
+
+/// One lookup of `query-observer` and what each observer set made of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObservedLookup {
+    /// The mode as asked.
+    pub mode: String,
+    /// The target, 64 hex digits.
+    pub target: String,
+    /// Leading bits of the target the queries revealed (`revealed_bits`).
+    pub revealed_bits: u32,
+    /// `prefix`: known node IDs in the target's p-bit subtree (itself
+    /// included); `null` in other modes.
+    pub target_subtree: Option<usize>,
+    /// FINDNODE messages sent, real and cover.
+    pub messages: usize,
+    /// Whether the results held the target.
+    pub found: bool,
+    /// Per observer fraction, in `--observers` order.
+    pub exposure: Vec<ObservedAt>,
+}
+
+/// One lookup seen by one observer set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObservedAt {
+    /// Fraction f of honest nodes that observe.
+    pub observers: f64,
+    /// What they made of it.
+    #[serde(flatten)]
+    pub exposure: Exposure,
+}
+
+/// `query-observer`'s findings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObserverReport {
+    /// Node IDs the observers know (N): every honest node and the victims.
+    pub known_ids: usize,
+    /// Honest nodes the observers are drawn from.
+    pub honest: usize,
+    /// `--cover`: dummy lookups asked of modes with cover.
+    pub cover: usize,
+    /// The observer sets: fraction and nodes, nested (one seeded order).
+    pub observer_sets: Vec<(f64, usize)>,
+    /// Per mode: cost and success.
+    pub modes: Vec<ModeCost>,
+    /// Per mode and observer fraction: the observer model's means.
+    pub exposure: Vec<ModeExposure>,
+    /// Every analysed lookup.
+    pub lookups: Vec<ObservedLookup>,
+}
+
+/// Where one mode stands against the goal of issue 6 at f = 0.2.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObserverGoal {
+    /// The mode.
+    pub mode: String,
+    /// Mean naming probability at f = [`GOAL_OBSERVERS`], if measured.
+    pub naming_probability: Option<f64>,
+    /// Messages relative to `off`, if measured.
+    pub messages_vs_off: Option<f64>,
+    /// Both bounds met (`None` when a number is missing).
+    pub met: Option<bool>,
+}
+
+impl ObserverReport {
+    /// The means of `mode` at observer fraction `f`.
+    pub fn at(&self, mode: &str, f: f64) -> Option<&ModeExposure> {
+        self.exposure
+            .iter()
+            .find(|e| e.mode == mode && is_value(e.observers, f))
+    }
+
+    /// Every mode against the goal: naming probability ≤ [`GOAL_NAMING`] at
+    /// f = [`GOAL_OBSERVERS`], at ≤ [`GOAL_MESSAGES_VS_OFF`] × the messages
+    /// of `off`.
+    pub fn goal(&self) -> Vec<ObserverGoal> {
+        self.modes
+            .iter()
+            .map(|m| {
+                let naming = self
+                    .at(&m.mode, GOAL_OBSERVERS)
+                    .filter(|e| e.means.lookups > 0)
+                    .map(|e| e.means.naming_probability);
+                let met = match (naming, m.messages_vs_off) {
+                    (Some(p), Some(r)) => Some(p <= GOAL_NAMING && r <= GOAL_MESSAGES_VS_OFF),
+                    _ => None,
+                };
+                ObserverGoal {
+                    mode: m.mode.clone(),
+                    naming_probability: naming,
+                    messages_vs_off: m.messages_vs_off,
+                    met,
+                }
+            })
+            .collect()
+    }
+}
+
 /// Near k-buckets of a victim (those mined IDs land in).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
 pub struct NearBuckets {
@@ -351,6 +626,21 @@ pub struct Run {
     /// What the victim made of the flaky honest nodes (`flaky-honest`).
     #[serde(default)]
     pub flaky: Option<FlakyVictim>,
+    /// Fraction f of poisoners of the run's network (`lookup-poisoning`,
+    /// one network per value swept).
+    #[serde(default)]
+    pub poisoners: Option<f64>,
+}
+
+impl Run {
+    /// The victim's name, with the fraction of poisoners where a sweep
+    /// sets one: `discguard (f = 0.2)`.
+    pub fn label(&self) -> String {
+        match self.poisoners {
+            Some(f) => format!("{} (f = {f})", self.defense),
+            None => self.defense.to_string(),
+        }
+    }
 }
 
 /// How often the keyspace-anomaly flag was raised for one victim over
@@ -385,6 +675,13 @@ impl KeyspaceDetection {
     pub fn false_alarm_rate_table(&self) -> f64 {
         ratio(self.false_alarms_table, self.baseline_runs)
     }
+}
+
+/// Points in x order (a sweep's values may be given in any order).
+fn sorted_points(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut p: Vec<(f64, f64)> = points.collect();
+    p.sort_by(|a, b| a.0.total_cmp(&b.0));
+    p
 }
 
 fn ratio(a: usize, b: usize) -> f64 {
@@ -478,11 +775,15 @@ impl Report {
             names.push(name);
         }
         // Share over time: one chart per sweep value (or one in all).
-        let mut keys: Vec<Option<usize>> = self.runs.iter().map(|r| r.sybil_groups).collect();
-        keys.sort();
-        keys.dedup();
+        let key_of = |r: &Run| (r.sybil_groups, r.poisoners.map(|f| f.to_string()));
+        let mut keys: Vec<(Option<usize>, Option<String>)> = Vec::new();
+        for r in &self.runs {
+            if !keys.contains(&key_of(r)) {
+                keys.push(key_of(r));
+            }
+        }
         for key in keys {
-            let runs: Vec<&Run> = self.runs.iter().filter(|r| r.sybil_groups == key).collect();
+            let runs: Vec<&Run> = self.runs.iter().filter(|r| key_of(r) == key).collect();
             if runs.iter().all(|r| r.over_time.is_empty()) {
                 continue;
             }
@@ -506,11 +807,15 @@ impl Report {
                 });
             }
             let (name, title) = match key {
-                Some(g) => (
+                (Some(g), _) => (
                     format!("share-over-time-g{g}.svg"),
                     format!("{}: attacker share over time, G = {g}", self.scenario),
                 ),
-                None => (
+                (None, Some(f)) => (
+                    format!("share-over-time-f{f}.svg"),
+                    format!("{}: attacker share over time, f = {f}", self.scenario),
+                ),
+                (None, None) => (
                     "share-over-time.svg".to_string(),
                     format!("{}: attacker share over time", self.scenario),
                 ),
@@ -520,6 +825,68 @@ impl Report {
                     title: &title,
                     x_label: "seconds since the victims started",
                     y_label: "attacker share",
+                    x_scale: XScale::Linear,
+                    y_range: Some((0.0, 1.0)),
+                    series: &series,
+                },
+                &dir.join(&name),
+            )?;
+            names.push(name);
+        }
+        if !self.lookup_engines.is_empty() {
+            let series: Vec<Series> = LookupEngine::ALL
+                .into_iter()
+                .map(|e| Series {
+                    name: e.name().to_string(),
+                    points: sorted_points(
+                        self.lookup_engines
+                            .iter()
+                            .filter(|l| l.engine == e)
+                            .map(|l| (l.poisoners, l.success_rate)),
+                    ),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect();
+            let name = "lookup-success.svg".to_string();
+            write_svg(
+                &LineChart {
+                    title: &format!("{}: lookups that found their target", self.scenario),
+                    x_label: "fraction of poisoners f",
+                    y_label: "success rate",
+                    x_scale: XScale::Linear,
+                    y_range: Some((0.0, 1.0)),
+                    series: &series,
+                },
+                &dir.join(&name),
+            )?;
+            names.push(name);
+        }
+        if let Some(o) = &self.observer
+            && !o.exposure.is_empty()
+        {
+            let series: Vec<Series> = o
+                .modes
+                .iter()
+                .map(|m| Series {
+                    name: m.mode.clone(),
+                    points: sorted_points(
+                        o.exposure
+                            .iter()
+                            .filter(|e| e.mode == m.mode && e.means.lookups > 0)
+                            .map(|e| (e.observers, e.means.naming_probability)),
+                    ),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect();
+            let name = "naming-probability.svg".to_string();
+            write_svg(
+                &LineChart {
+                    title: &format!(
+                        "{}: probability the observers name the target",
+                        self.scenario
+                    ),
+                    x_label: "fraction of honest nodes observing f",
+                    y_label: "naming probability",
                     x_scale: XScale::Linear,
                     y_range: Some((0.0, 1.0)),
                     series: &series,
@@ -568,7 +935,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.defense,
+                r.label(),
                 r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                 r.group_kind.as_deref().unwrap_or("–"),
                 pct(r.attacker_share.table),
@@ -599,7 +966,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | {} | {} | {} | {} | {} | {} |",
-                        r.defense,
+                        r.label(),
                         l.lookups,
                         l.found,
                         pct(l.success_rate),
@@ -610,6 +977,8 @@ impl Report {
                 }
             }
         }
+        self.lookup_engines_markdown(&mut s);
+        self.observer_markdown(&mut s);
         if has(|r| r.near_buckets.is_some()) {
             let _ = writeln!(s, "\n## Near buckets (mined node IDs)\n");
             let _ = writeln!(
@@ -622,7 +991,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | {} | {} | {} | {} | {} | {} |",
-                        r.defense,
+                        r.label(),
                         n.bits,
                         n.table.total,
                         pct(n.table.share()),
@@ -645,7 +1014,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} |",
-                        r.defense,
+                        r.label(),
                         d.served.asn,
                         d.served_random_sample.asn,
                         d.served_asn_ratio,
@@ -685,7 +1054,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | {} | {name} | {} | {:.2} | {} · {} · {} | {:.1} | {} | {} |",
-                        r.defense,
+                        r.label(),
                         r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                         x.peers,
                         x.eclipse_risk,
@@ -722,7 +1091,7 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | table | {}/{} | {} | {}/{} | {} | {} · {} |",
-                    r.defense,
+                    r.label(),
                     d.detected_table,
                     d.attacked_runs,
                     pct(d.detection_rate_table()),
@@ -736,7 +1105,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "| {} | view | {det}/{} | {} | {fa}/{} | {} | |",
-                        r.defense,
+                        r.label(),
                         d.attacked_runs,
                         rate(det, d.attacked_runs),
                         d.baseline_runs,
@@ -754,7 +1123,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "- {} (G = {}): {total} in all: {}",
-                        r.defense,
+                        r.label(),
                         r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                         parts.join(", ")
                     );
@@ -769,7 +1138,7 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {:.1} | {:.1} |",
-                    r.defense,
+                    r.label(),
                     r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                     c.cpu_seconds,
                     c.peak_rss_mib
@@ -783,6 +1152,197 @@ impl Report {
             }
         }
         s
+    }
+
+    /// The "Lookup engines under poisoning" section (`lookup-poisoning`).
+    fn lookup_engines_markdown(&self, s: &mut String) {
+        if self.lookup_engines.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "\n## Lookup engines under poisoning\n");
+        let _ = writeln!(
+            s,
+            "One network per fraction f of poisoners (same seed: same nodes, keys and places; the poisoners of a smaller f are among those of a larger). Per f, every engine looks up the same existing node IDs: discguard twice per target, with one path (`paths=1&privacy=off`: discguard-single) and three disjoint paths (`paths=3&privacy=off`: discguard-disjoint); the baselines with sigp's `find_node`. Found = the target among the results; attacker-free = lookups that returned nodes, none of them an attacker's; A_L = attacker share of all results. Queries, rounds, agreement (mean Jaccard similarity of the paths' closest sets), cut short (ended by the time or query bound) and milliseconds are means of discguard's engine summary (`–` for sigp, which reports none). `runs[].lookups` of the discguard victim holds discguard-disjoint.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| f | engine | lookups | found | success | errors | attacker-free | results | A_L | queries | rounds | agreement | cut short | ms |"
+        );
+        let _ = writeln!(
+            s,
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        let mean =
+            |x: Option<f64>, digits: usize| x.map_or("–".into(), |x| format!("{x:.digits$}"));
+        for l in &self.lookup_engines {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                l.poisoners,
+                l.engine,
+                l.lookups,
+                l.found,
+                pct(l.success_rate),
+                l.errors,
+                l.attacker_free,
+                l.results.total,
+                pct(l.attacker_share),
+                mean(l.mean_queries, 1),
+                mean(l.mean_rounds, 1),
+                mean(l.mean_agreement, 2),
+                l.cut_short.map_or("–".into(), |n| n.to_string()),
+                mean(l.mean_millis, 0),
+            );
+        }
+        let at_goal = self.lookup_engines.iter().find(|l| {
+            l.engine == LookupEngine::DiscguardDisjoint && is_value(l.poisoners, GOAL_POISONERS)
+        });
+        let verdict = match at_goal {
+            None => format!("not measured (f = {GOAL_POISONERS} is not in this sweep)"),
+            Some(l) if l.lookups == 0 => "not measured (no lookups)".to_string(),
+            Some(l) => format!(
+                "**{}**: {} of {} found, {}",
+                if l.success_rate >= GOAL_POISONED_SUCCESS {
+                    "met"
+                } else {
+                    "not met"
+                },
+                l.found,
+                l.lookups,
+                pct(l.success_rate)
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "\nGoal (issue 6): discguard-disjoint finds ≥ {} of its targets at f = {GOAL_POISONERS}: {verdict}.",
+            pct(GOAL_POISONED_SUCCESS)
+        );
+    }
+
+    /// The "Query privacy against observers" section (`query-observer`).
+    fn observer_markdown(&self, s: &mut String) {
+        let Some(o) = &self.observer else { return };
+        let _ = writeln!(s, "\n## Query privacy against observers\n");
+        let sets: Vec<String> = o
+            .observer_sets
+            .iter()
+            .map(|(f, n)| format!("f = {f}: {n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "No attack. The discguard victim looks up the same existing node IDs once per privacy mode, with `transcript=true`. Observers are honest nodes: the first round(f × {}) of one seeded shuffle, so the sets are nested ({}). An observer sees the FINDNODE requests sent to it. The model (docs/adversary.md): the observers pool what they saw, link the requests of one lookup (same `lookup` index) but cannot tell the real lookup from its cover lookups, know the mode, the cover count and the bits revealed, and know every node ID of the network (N = {} IDs: honest nodes and victims). Naming probability = the chance their best guess (the most likely ID, ties split) is the target; anonymity set = IDs with posterior > 0; H/log2 N = normalised entropy (1 = nothing learned); seen = lookups whose real lookup sent at least one FINDNODE to an observer. The sigp baselines ask the standard distances `[d, d+1, d−1]`, so what they leak equals `off`; only their success is reported (\"Lookups for existing node IDs\").\n",
+            o.honest,
+            sets.join(", "),
+            o.known_ids,
+        );
+        let _ = writeln!(
+            s,
+            "| mode | engine ran | lookups | errors | found | success | analysed | messages per lookup | real queries | cover queries | rounds | revealed bits | messages vs off |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        let num =
+            |x: Option<f64>, digits: usize| x.map_or("–".into(), |x| format!("{x:.digits$}"));
+        for m in &o.modes {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                m.mode,
+                match (&m.privacy, m.cover) {
+                    (Some(p), Some(c)) => format!("{p}, cover {c}"),
+                    _ => "no summary".into(),
+                },
+                m.lookups,
+                m.errors,
+                m.found,
+                pct(m.success_rate),
+                m.analysed,
+                num(m.mean_messages, 1),
+                num(m.mean_queries, 1),
+                num(m.mean_cover_queries, 1),
+                num(m.mean_rounds, 1),
+                num(m.mean_revealed_bits, 1),
+                m.messages_vs_off.map_or("–".into(), |r| format!("{r:.2}×")),
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\n| mode | f | observers | seen | naming probability | anonymity set | bits | H/log2 N |"
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+        for e in &o.exposure {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.3} | {:.1} | {:.2} | {:.3} |",
+                e.mode,
+                e.observers,
+                e.observer_nodes,
+                pct(e.means.seen_share),
+                e.means.naming_probability,
+                e.means.anonymity_set,
+                e.means.bits,
+                e.means.normalised_entropy,
+            );
+        }
+        let _ = writeln!(
+            s,
+            "\nGoal (issue 6): at f = {GOAL_OBSERVERS}, `prefix` or `prefix+cover` names the target with probability ≤ {GOAL_NAMING} at ≤ {GOAL_MESSAGES_VS_OFF}× the messages of `off`. Where each mode stands:\n"
+        );
+        for g in o.goal() {
+            let naming = g.naming_probability.map_or_else(
+                || format!("naming probability not measured (f = {GOAL_OBSERVERS} not swept or no lookup analysed)"),
+                |p| format!("naming probability {p:.3} ({} {GOAL_NAMING})", if p <= GOAL_NAMING { "≤" } else { ">" }),
+            );
+            let cost = g.messages_vs_off.map_or_else(
+                || "messages vs off not measured".to_string(),
+                |r| {
+                    format!(
+                        "{r:.2}× the messages of off ({} {GOAL_MESSAGES_VS_OFF}×)",
+                        if r <= GOAL_MESSAGES_VS_OFF {
+                            "≤"
+                        } else {
+                            ">"
+                        }
+                    )
+                },
+            );
+            let verdict = match g.met {
+                Some(true) => "**met**",
+                Some(false) => "**not met**",
+                None => "**not measured**",
+            };
+            let _ = writeln!(s, "- `{}`: {verdict}: {naming}, {cost}.", g.mode);
+        }
+        let by_prefix = o
+            .goal()
+            .into_iter()
+            .filter(|g| g.mode == "prefix" || g.mode == "prefix+cover")
+            .collect::<Vec<_>>();
+        let overall = if by_prefix.iter().any(|g| g.met == Some(true)) {
+            "met"
+        } else if by_prefix.iter().any(|g| g.met == Some(false)) {
+            "not met"
+        } else {
+            "not measured (neither prefix nor prefix+cover was measured at f = 0.2 with off beside it)"
+        };
+        let _ = writeln!(s, "\nThe goal is **{overall}** in this run.");
+        let problems: Vec<String> = o
+            .modes
+            .iter()
+            .flat_map(|m| {
+                m.problems
+                    .iter()
+                    .map(move |p| format!("- `{}`: {p}", m.mode))
+            })
+            .collect();
+        if !problems.is_empty() {
+            let _ = writeln!(s, "\nLookups not analysed (first few per mode):\n");
+            for p in problems {
+                let _ = writeln!(s, "{p}");
+            }
+        }
     }
 
     /// The "Bans" section.
@@ -803,7 +1363,7 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | {g} | no ban list | – | – | – | – | – | – | – |",
-                    r.defense
+                    r.label()
                 );
                 continue;
             };
@@ -820,7 +1380,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "| {} | {g} | {} | {} | {}{} | {} | {} | {} ({} · {}) | {} | {} |",
-                r.defense,
+                r.label(),
                 b.total,
                 b.attacker,
                 b.false_bans,
@@ -865,7 +1425,7 @@ impl Report {
                 };
                 rows.push(format!(
                     "| {} | {} | {name} | {} | {:.0} | {} | {} |",
-                    r.defense,
+                    r.label(),
                     r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                     pct(x.peak_share),
                     x.peak_t_seconds,
@@ -931,7 +1491,7 @@ impl Report {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.defense,
+                r.label(),
                 v.flaky_banned
                     .map_or("no ban list".into(), |n| format!("**{n}**")),
                 v.honest_banned.map_or("–".into(), |n| n.to_string()),
@@ -959,14 +1519,14 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
+            "{:<28} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
             "defence", "G", "table", "view", "served", "A_max", "lookups", "false bans"
         );
         for r in &self.runs {
             let _ = writeln!(
                 s,
-                "{:<18} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
-                r.defense.name(),
+                "{:<28} {:>4} {:>7} {:>7} {:>7} {:>7} {:>9} {:>11}",
+                r.label(),
                 r.sybil_groups.map_or("–".into(), |g| g.to_string()),
                 pct(r.attacker_share.table),
                 opt_pct(r.attacker_share.view),
@@ -994,7 +1554,7 @@ impl Report {
                     let _ = writeln!(
                         s,
                         "{:<18} flaky banned {}, flaky share of served {} (network {})",
-                        r.defense.name(),
+                        r.label(),
                         v.flaky_banned
                             .map_or("– (no ban list)".into(), |n| n.to_string()),
                         pct(v.served.share()),
@@ -1003,12 +1563,36 @@ impl Report {
                 }
             }
         }
+        for l in &self.lookup_engines {
+            let _ = writeln!(
+                s,
+                "f = {:<5} {:<19} found {}/{} ({}), A_L {}",
+                l.poisoners,
+                l.engine.name(),
+                l.found,
+                l.lookups,
+                pct(l.success_rate),
+                pct(l.attacker_share)
+            );
+        }
+        if let Some(o) = &self.observer {
+            for g in o.goal() {
+                let _ = writeln!(
+                    s,
+                    "{:<14} naming probability at f = {GOAL_OBSERVERS}: {}, messages vs off: {}",
+                    g.mode,
+                    g.naming_probability
+                        .map_or("–".into(), |p| format!("{p:.3}")),
+                    g.messages_vs_off.map_or("–".into(), |r| format!("{r:.2}×")),
+                );
+            }
+        }
         for r in &self.runs {
             if let Some(d) = &r.keyspace_detection {
                 let _ = writeln!(
                     s,
                     "{:<18} keyspace flag (table): detected {}/{}, false alarms {}/{}",
-                    r.defense.name(),
+                    r.label(),
                     d.detected_table,
                     d.attacked_runs,
                     d.false_alarms_table,
@@ -1030,7 +1614,7 @@ impl Report {
             }
         };
         for r in &self.runs {
-            let who = format!("{} G={:?}", r.defense, r.sybil_groups);
+            let who = format!("{} G={:?}", r.label(), r.sybil_groups);
             share(format!("{who} table share"), r.attacker_share.table);
             share(format!("{who} served share"), r.attacker_share.served);
             if let Some(v) = r.attacker_share.view {
@@ -1085,7 +1669,7 @@ impl Report {
             }
         }
         for r in &self.runs {
-            let who = format!("{} G={:?}", r.defense, r.sybil_groups);
+            let who = format!("{} G={:?}", r.label(), r.sybil_groups);
             let mut sets = vec![
                 ("table", r.counts.table, r.attacker_share.table),
                 ("served", r.counts.served, r.attacker_share.served),
@@ -1135,8 +1719,104 @@ impl Report {
         if let Some(f) = &self.flaky {
             problems.extend(check_flaky_network(f));
         }
+        for l in &self.lookup_engines {
+            problems.extend(check_engine_lookups(l));
+        }
+        if let Some(o) = &self.observer {
+            problems.extend(check_observer(o));
+        }
         problems
     }
+}
+
+/// One engine's lookup counts add up.
+fn check_engine_lookups(l: &EngineLookups) -> Vec<String> {
+    let mut p = Vec::new();
+    let who = format!("f = {} {}", l.poisoners, l.engine);
+    if l.found > l.lookups
+        || l.errors > l.lookups
+        || l.attacker_free > l.lookups
+        || l.summaries > l.lookups
+        || l.found + l.errors > l.lookups
+    {
+        p.push(format!(
+            "{who}: {} found, {} errors, {} attacker-free, {} summaries of {} lookups",
+            l.found, l.errors, l.attacker_free, l.summaries, l.lookups
+        ));
+    }
+    if l.results.attacker > l.results.total {
+        p.push(format!("{who}: lookup results don't add up"));
+    }
+    if (l.success_rate - ratio(l.found, l.lookups)).abs() > 1e-9
+        || (l.attacker_share - l.results.share()).abs() > 1e-9
+    {
+        p.push(format!("{who}: rates disagree with their counts"));
+    }
+    if (l.summaries > 0) != l.mean_queries.is_some() {
+        p.push(format!("{who}: engine means iff engine summaries"));
+    }
+    if let Some(a) = l.mean_agreement
+        && !in_unit(a)
+    {
+        p.push(format!("{who}: agreement {a} outside [0, 1]"));
+    }
+    p
+}
+
+/// The observer section's numbers are in range and add up.
+fn check_observer(o: &ObserverReport) -> Vec<String> {
+    let mut p = Vec::new();
+    for m in &o.modes {
+        if m.found > m.lookups || m.errors > m.lookups || m.analysed > m.lookups {
+            p.push(format!("{}: counts exceed {} lookups", m.mode, m.lookups));
+        }
+        if (m.success_rate - ratio(m.found, m.lookups)).abs() > 1e-9 {
+            p.push(format!("{}: success rate ≠ found / lookups", m.mode));
+        }
+    }
+    for e in &o.exposure {
+        let m = &e.means;
+        let who = format!("{} f = {}", e.mode, e.observers);
+        if !in_unit(m.naming_probability)
+            || !in_unit(m.seen_share)
+            || !(-1e-9..=1.0 + 1e-9).contains(&m.normalised_entropy)
+        {
+            p.push(format!("{who}: a probability outside [0, 1]: {m:?}"));
+        }
+        if m.anonymity_set > o.known_ids as f64 + 1e-9 || (m.lookups > 0 && m.anonymity_set < 1.0) {
+            p.push(format!(
+                "{who}: anonymity set {} outside 1..={}",
+                m.anonymity_set, o.known_ids
+            ));
+        }
+        if e.observer_nodes > o.honest {
+            p.push(format!(
+                "{who}: {} observers of {} honest nodes",
+                e.observer_nodes, o.honest
+            ));
+        }
+    }
+    for l in &o.lookups {
+        if l.exposure.len() != o.observer_sets.len() {
+            p.push(format!(
+                "{} lookup of {}: {} observer sets measured of {}",
+                l.mode,
+                l.target,
+                l.exposure.len(),
+                o.observer_sets.len()
+            ));
+        }
+        for x in &l.exposure {
+            let e = &x.exposure;
+            if !in_unit(e.naming_probability) || e.anonymity_set > o.known_ids {
+                p.push(format!(
+                    "{} lookup of {}: {e:?} out of range",
+                    l.mode, l.target
+                ));
+            }
+        }
+    }
+    p
 }
 
 fn in_unit(x: f64) -> bool {

@@ -30,7 +30,8 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::json;
 
 use crate::keys::{self, SecretKey};
-use crate::measure::{self, BanStats, FlakyCount, NodeClass, SetCount, TableCaps};
+use crate::measure::{self, BanStats, FlakyCount, LookupTally, NodeClass, SetCount, TableCaps};
+use crate::observer::{self, DistanceModel, Exposure, ExposureMeans, Known};
 use crate::population::{
     self, AsnRange, AttackGroup, Placement, flaky_internal_ips, is_attacker_ip, place_attackers,
     place_honest, victim_ip,
@@ -39,13 +40,13 @@ use crate::procstat::ProcStat;
 use crate::relay::{DEFAULT_MAX_PEERS, LossyRelay, RelayConfig, RelayCounts};
 use crate::report::{
     Counts, Diversity, Entropy, FlakyNetwork, FlakyNode, FlakyScores, FlakyVictim,
-    KeyspaceDetection, LookupStats, MisbehavingHalving, NearBuckets, NetworkSize, Report, Run,
-    RunCost, Sample,
+    KeyspaceDetection, LookupEngine, MisbehavingHalving, ModeCost, ModeExposure, NearBuckets,
+    NetworkSize, ObservedAt, ObservedLookup, ObserverReport, Report, Run, RunCost, Sample,
 };
 use crate::risk::{self, ScopeSummary, VictimRisk};
 use crate::sim::{self, Keyspace, NodeSpec, Role, SimNode};
 use crate::victims::{Binaries, Defense, Victim, VictimSpec};
-use discguard_service::api::{TableResponse, parse_node_id};
+use discguard_service::api::{LookupResponse, TableResponse, parse_node_id};
 
 /// k: entries per k-bucket of the attacker nodes' tables (the discv5
 /// spec's k = 16); honest tables take `--bucket-fill`.
@@ -216,18 +217,194 @@ pub struct LookupPoisoning {
     /// Common settings.
     #[command(flatten)]
     pub common: Common,
-    /// Fraction f of honest-looking nodes that answer FINDNODE with Sybils only.
-    #[arg(long, default_value_t = 0.2)]
-    pub poisoners: f64,
+    /// Fractions f of honest-looking nodes that answer FINDNODE with Sybils
+    /// only, a list to sweep (each in [0, 1)): one network per value, same
+    /// seed, so the poisoners of a smaller f are among those of a larger.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.3")]
+    pub poisoners: Vec<f64>,
     /// Sybil nodes the poisoners point to.
     #[arg(long, default_value_t = 64)]
     pub sybils: usize,
     /// ASN groups of the Sybils.
     #[arg(long, default_value_t = 4)]
     pub sybil_groups: usize,
-    /// Lookups each victim runs, for node IDs of existing honest nodes.
+    /// Lookups each victim runs, for node IDs of existing honest nodes
+    /// (discguard runs each twice: one path and three disjoint paths).
     #[arg(long, default_value_t = 30)]
     pub lookups: usize,
+}
+
+/// Most lookups per victim and engine (`--lookups`): each is up to a few
+/// dozen FINDNODE requests and a few seconds.
+const MAX_LOOKUPS: usize = 1000;
+
+/// Most values of a sweep flag (`--poisoners`, `--observers`).
+const MAX_SWEEP: usize = 16;
+
+/// Checks a sweep of fractions: not empty, at most [`MAX_SWEEP`] values,
+/// each in `range` (`lo_open`: the low end excluded), none repeated.
+/// Errors name the flag.
+fn check_fractions(flag: &str, values: &[f64], lo_open: bool, hi_open: bool) -> anyhow::Result<()> {
+    if values.is_empty() {
+        bail!("{flag} is empty");
+    }
+    if values.len() > MAX_SWEEP {
+        bail!("{flag} lists {} values; at most {MAX_SWEEP}", values.len());
+    }
+    let (lo, hi) = (
+        if lo_open { "(0" } else { "[0" },
+        if hi_open { "1)" } else { "1]" },
+    );
+    for &f in values {
+        let low_ok = if lo_open { f > 0.0 } else { f >= 0.0 };
+        let high_ok = if hi_open { f < 1.0 } else { f <= 1.0 };
+        if !(low_ok && high_ok) {
+            bail!("{flag} {f} is out of range {lo}, {hi}");
+        }
+    }
+    for (i, a) in values.iter().enumerate() {
+        if values[..i].contains(a) {
+            bail!("{flag} {values:?} repeats {a}");
+        }
+    }
+    Ok(())
+}
+
+/// A privacy mode of discguard's lookups, as `GET /v1/lookup?privacy=…`
+/// takes it (docs/lookup.md): the distances asked (`off`, `blur`, `prefix`)
+/// and whether dummy (cover) lookups run alongside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PrivacyMode {
+    /// Standard distances `[d, d+1, d−1]`.
+    Off,
+    /// 4–6 consecutive distances around the true one.
+    Blur,
+    /// A random key in the target's p-bit subtree, then the subtree.
+    Prefix,
+    /// Standard distances and cover lookups.
+    Cover,
+    /// Blurred distances and cover lookups.
+    BlurCover,
+    /// Prefix lookups and cover lookups.
+    PrefixCover,
+}
+
+impl PrivacyMode {
+    /// Every mode.
+    pub const ALL: [Self; 6] = [
+        Self::Off,
+        Self::Blur,
+        Self::Prefix,
+        Self::Cover,
+        Self::BlurCover,
+        Self::PrefixCover,
+    ];
+
+    /// The mode's name as the API spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Blur => "blur",
+            Self::Prefix => "prefix",
+            Self::Cover => "cover",
+            Self::BlurCover => "blur+cover",
+            Self::PrefixCover => "prefix+cover",
+        }
+    }
+
+    /// Whether cover lookups run.
+    pub const fn has_cover(self) -> bool {
+        matches!(self, Self::Cover | Self::BlurCover | Self::PrefixCover)
+    }
+
+    /// The `/v1/lookup` options that ask for this mode with `cover` dummy
+    /// lookups (sent only where the mode has cover) and the transcript.
+    /// `+` is sent as `%2B`: in a query string a bare `+` means a space.
+    pub fn options(self, cover: usize) -> String {
+        let mut o = format!("&privacy={}", self.name().replace('+', "%2B"));
+        if self.has_cover() {
+            o.push_str(&format!("&cover={cover}"));
+        }
+        o.push_str("&transcript=true");
+        o
+    }
+}
+
+impl std::str::FromStr for PrivacyMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown mode {s:?} (off, blur, prefix, cover, blur+cover, prefix+cover)")
+            })
+    }
+}
+
+/// Most cover lookups the service runs per lookup (`cover=0..=4`).
+const MAX_COVER: usize = 4;
+
+/// `query-observer` parameters.
+#[derive(Clone, Debug, clap::Args)]
+pub struct QueryObserver {
+    /// Common settings (`--duration`: seconds of warm-up before the lookups).
+    #[command(flatten)]
+    pub common: Common,
+    /// Fractions f of honest nodes that observe, a list (each in (0, 1]):
+    /// the first round(f × honest) of one seeded order, so the sets are
+    /// nested and one set of lookups serves every f.
+    #[arg(long, value_delimiter = ',', default_value = "0.01,0.05,0.1,0.2")]
+    pub observers: Vec<f64>,
+    /// Privacy modes to measure, a list: off, blur, prefix, cover,
+    /// blur+cover, prefix+cover.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "off,blur,prefix,cover,prefix+cover"
+    )]
+    pub modes: Vec<PrivacyMode>,
+    /// Lookups per mode, for node IDs of existing honest nodes (the same
+    /// targets in every mode).
+    #[arg(long, default_value_t = 30)]
+    pub lookups: usize,
+    /// Dummy (cover) lookups per lookup in the modes with cover (0..=4).
+    #[arg(long, default_value_t = 2)]
+    pub cover: usize,
+}
+
+impl QueryObserver {
+    /// Checks the flags; errors name the flag.
+    fn validate(&self) -> anyhow::Result<()> {
+        self.common.validate(0)?;
+        check_fractions("--observers", &self.observers, true, false)?;
+        if self.modes.is_empty() {
+            bail!("--modes is empty");
+        }
+        for (i, m) in self.modes.iter().enumerate() {
+            if self.modes[..i].contains(m) {
+                bail!("--modes repeats {}", m.name());
+            }
+        }
+        if !(1..=MAX_LOOKUPS).contains(&self.lookups) {
+            bail!(
+                "--lookups {} is out of range 1..={MAX_LOOKUPS}",
+                self.lookups
+            );
+        }
+        if self.lookups > self.common.honest {
+            bail!(
+                "--lookups {} is more than the --honest {} nodes to look up",
+                self.lookups,
+                self.common.honest
+            );
+        }
+        if self.cover > MAX_COVER {
+            bail!("--cover {} is out of range 0..={MAX_COVER}", self.cover);
+        }
+        Ok(())
+    }
 }
 
 /// `flaky-honest` parameters.
@@ -782,6 +959,47 @@ impl Network {
         out
     }
 
+    /// Every victim looks up every target, one lookup at a time, with each
+    /// of its engines ([`LookupEngine::of_victim`]); the victims run side
+    /// by side. Returns each victim's tallies, per engine, in victim order.
+    async fn engine_lookups(
+        &self,
+        victims: &[Victim],
+        targets: &[NodeId],
+        label: &str,
+    ) -> Vec<Vec<(LookupEngine, LookupTally)>> {
+        let per_target: usize = victims
+            .iter()
+            .map(|v| LookupEngine::of_victim(v.defense).len())
+            .sum();
+        let bar = bar(self.progress, (targets.len() * per_target) as u64, label);
+        let per_victim = victims.iter().map(|v| {
+            let bar = &bar;
+            async move {
+                let engines = LookupEngine::of_victim(v.defense);
+                let mut tallies = vec![LookupTally::default(); engines.len()];
+                for t in targets {
+                    let target = hex::encode(t.raw());
+                    for ((_, options), tally) in engines.iter().zip(&mut tallies) {
+                        let answer = match v.lookup_with(t, options).await {
+                            Ok(a) => Some(a),
+                            Err(e) => {
+                                tracing::warn!(defense = %v.defense, options, error = %e, "lookup failed");
+                                None
+                            }
+                        };
+                        tally.record(answer.as_ref(), &target, |h| self.is_attacker(h));
+                        bar.inc(1);
+                    }
+                }
+                engines.iter().map(|(e, _)| *e).zip(tallies).collect()
+            }
+        });
+        let out = futures::future::join_all(per_victim).await;
+        bar.finish_and_clear();
+        out
+    }
+
     /// Samples every victim every `sample_every` for `duration`.
     async fn observe(&self, victims: &[Victim], label: &str) -> anyhow::Result<Vec<Vec<Sample>>> {
         let start = Instant::now();
@@ -855,6 +1073,8 @@ impl Network {
             runs,
             charts: Vec::new(),
             flaky: None,
+            lookup_engines: Vec::new(),
+            observer: None,
         }
     }
 
@@ -909,6 +1129,7 @@ fn runs_of(samples: Vec<Vec<Sample>>, ended: Vec<Ended>) -> impl Iterator<Item =
                 bans,
                 halving: MisbehavingHalving::of(&samples),
                 flaky: None,
+                poisoners: None,
                 over_time: samples,
             }
         },
@@ -1137,93 +1358,417 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// `lookup-poisoning`.
+/// `lookup-poisoning`: per fraction f of poisoners (`--poisoners`), a
+/// network of its own on the same seed (honest nodes on `--port + 2i`,
+/// Sybils on the port above, victims on `127.0.<i+1>.x`); after the
+/// warm-up every victim looks up the same existing node IDs: discguard
+/// with one path and with three disjoint paths, the baselines with sigp's
+/// `find_node`.
 pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> {
     let c = &args.common;
-    c.validate(1)?;
+    check_fractions("--poisoners", &args.poisoners, false, true)?;
     if args.lookups == 0 {
         bail!("--lookups 0: nothing to measure");
     }
-    let (placements, ranges) =
-        place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
-    let mut net = Network::start(c, args.poisoners, args.sybils, None).await?;
-    let port = c.port + 1;
-    let attack = net.start_attack(placements, ranges, None, |_| port).await?;
+    if args.lookups > MAX_LOOKUPS {
+        bail!(
+            "--lookups {} is out of range 1..={MAX_LOOKUPS}",
+            args.lookups
+        );
+    }
+    // Network i: honest nodes on port + 2i, its Sybils on port + 2i + 1.
+    c.validate(2 * args.poisoners.len() - 1)?;
+    // The attack is placed before any node starts, so a bad flag is refused at once.
+    place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    let mut engines = Vec::new();
+    let mut report = None;
+    let mut start_costs = [0.0f64; 4];
+    let mut poisoners = 0;
+    for (i, &f) in args.poisoners.iter().enumerate() {
+        let mut ci = c.clone();
+        ci.port = c.port + 2 * i as u16;
+        let (placements, ranges) =
+            place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
+        let mut net = Network::start(&ci, f, args.sybils, None).await?;
+        let port = ci.port + 1;
+        let attack = net.start_attack(placements, ranges, None, |_| port).await?;
+        let dir = c.out.join(format!("run-f{f}"));
+        let victims = net
+            .start_victims(i as u8 + 1, &dir, &attack.ranges, None)
+            .await?;
+        // Let the victims fill their tables under the poisoned network first.
+        let samples = net
+            .observe(&victims, &format!("lookup-poisoning f={f} warm-up"))
+            .await?;
+        let targets: Vec<NodeId> = net
+            .nodes
+            .iter()
+            .filter(|n| n.role == Role::Honest)
+            .map(SimNode::node_id)
+            .collect::<Vec<_>>()
+            .sample(&mut net.rng, args.lookups)
+            .copied()
+            .collect();
+        let tallies = net
+            .engine_lookups(&victims, &targets, &format!("lookups f={f}"))
+            .await;
+        let risks = net.risks(&victims).await;
+        let costs = net.stop_victims(victims).await;
+        net.stop_attack(attack);
+        for (((mut run, tally), risk), defense) in runs_of(samples, costs)
+            .zip(&tallies)
+            .zip(risks)
+            .zip(Defense::ALL)
+        {
+            // The discguard victim's own numbers are its default engine's.
+            let main = tally
+                .iter()
+                .find(|(e, _)| *e != LookupEngine::DiscguardSingle)
+                .map(|(_, t)| t.stats());
+            debug_assert_eq!(run.defense, defense);
+            run.lookups = main;
+            run.risk = risk;
+            run.poisoners = Some(f);
+            runs.push(run);
+            engines.extend(tally.iter().map(|(e, t)| t.engine(f, *e)));
+        }
+        let r = net.report("lookup-poisoning", json!({}), args.sybils, Vec::new());
+        for (sum, x) in start_costs.iter_mut().zip([
+            r.cost.network_start_seconds,
+            r.cost.keys_seconds,
+            r.cost.bind_seconds,
+            r.cost.fill_seconds,
+        ]) {
+            *sum += x;
+        }
+        poisoners = poisoners.max(r.network.poisoners);
+        report = Some(r);
+        net.shutdown();
+    }
+    let mut report = report.context("no value of --poisoners")?;
+    report.parameters = json!({
+        "honest": c.honest, "poisoners": args.poisoners, "sybils": args.sybils,
+        "sybil_groups": args.sybil_groups, "lookups": args.lookups,
+        "warmup_seconds": c.duration, "served": c.served, "bucket_fill": c.bucket_fill,
+        "discguard_options": LookupEngine::of_victim(Defense::Discguard),
+    });
+    report.network.poisoners = poisoners;
+    report.cost.wall_seconds = started.elapsed().as_secs_f64();
+    report.cost.harness = ProcStat::of_self().unwrap_or_default();
+    [
+        report.cost.network_start_seconds,
+        report.cost.keys_seconds,
+        report.cost.bind_seconds,
+        report.cost.fill_seconds,
+    ] = start_costs;
+    report.runs = runs;
+    report.lookup_engines = engines;
+    Ok(report)
+}
+
+/// Seed of the observers' order, xor the run's seed: a stream of its own,
+/// so the network and the targets stay those the seed always gave.
+const OBSERVER_SEED: u64 = 0x0B5E_47E5;
+
+/// Most problems listed per mode in the report.
+const PROBLEMS_SHOWN: usize = 5;
+
+/// `query-observer`: no attack. After the warm-up the discguard victim
+/// looks up the same existing node IDs once per privacy mode, with the
+/// transcript of every FINDNODE; the baselines look them up with sigp's
+/// `find_node` (success only: they ask the standard distances, so they
+/// leak what `off` leaks). Then the observer model ([`observer`]) measures,
+/// per mode and fraction of observing honest nodes, how well the observers
+/// could name each target.
+pub async fn query_observer(args: &QueryObserver) -> anyhow::Result<Report> {
+    let c = &args.common;
+    args.validate()?;
+    let mut net = Network::start(c, 0.0, 0, None).await?;
     let dir = c.out.join("run");
-    let victims = net.start_victims(1, &dir, &attack.ranges, None).await?;
-    // Let the victims fill their tables under the poisoned network first.
-    let samples = net.observe(&victims, "lookup-poisoning warm-up").await?;
-    let targets: Vec<NodeId> = net
+    let victims = net.start_victims(1, &dir, &[], None).await?;
+    let samples = net.observe(&victims, "query-observer warm-up").await?;
+    let honest_ids: Vec<NodeId> = net
         .nodes
         .iter()
         .filter(|n| n.role == Role::Honest)
         .map(SimNode::node_id)
-        .collect::<Vec<_>>()
+        .collect();
+    let targets: Vec<NodeId> = honest_ids
         .sample(&mut net.rng, args.lookups)
         .copied()
         .collect();
+    let dg = victims
+        .iter()
+        .find(|v| v.defense == Defense::Discguard)
+        .context("no discguard victim")?;
+    let baselines: Vec<&Victim> = victims
+        .iter()
+        .filter(|v| v.defense != Defense::Discguard)
+        .collect();
     let bar = bar(
         net.progress,
-        (targets.len() * victims.len()) as u64,
+        (targets.len() * (args.modes.len() + baselines.len())) as u64,
         "lookups",
     );
-    let net_ref = &net;
-    let per_victim = victims.iter().map(|v| {
-        let (targets, bar) = (&targets, &bar);
-        async move {
-            let mut stats = LookupStats::default();
-            for t in targets {
-                stats.lookups += 1;
-                match v.lookup(t).await {
-                    // discv5 reports a failed lookup as an empty result.
-                    Ok(found) if found.is_empty() => stats.errors += 1,
-                    Ok(found) => {
-                        let target = hex::encode(t.raw());
-                        if found.iter().any(|p| p.node_id == target) {
-                            stats.found += 1;
-                        }
-                        let c = SetCount::of(found.iter().map(|p| &p.node_id), |h| {
-                            net_ref.is_attacker(h)
-                        });
-                        stats.results.total += c.total;
-                        stats.results.attacker += c.attacker;
+    let discguard_lookups = async {
+        let mut out = Vec::new();
+        for mode in &args.modes {
+            let options = mode.options(args.cover);
+            let mut answers = Vec::new();
+            for t in &targets {
+                answers.push(match dg.lookup_with(t, &options).await {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!(mode = mode.name(), error = %e, "lookup failed");
+                        None
                     }
-                    Err(_) => stats.errors += 1,
-                }
+                });
                 bar.inc(1);
             }
-            stats.success_rate = if stats.lookups == 0 {
-                0.0
-            } else {
-                stats.found as f64 / stats.lookups as f64
-            };
-            stats.attacker_share = stats.results.share();
-            stats
+            out.push(answers);
         }
-    });
-    let lookups = futures::future::join_all(per_victim).await;
+        out
+    };
+    let baseline_lookups = futures::future::join_all(baselines.iter().map(|v| {
+        let (targets, bar, net) = (&targets, &bar, &net);
+        async move {
+            let mut tally = LookupTally::default();
+            for t in targets {
+                let answer = v.lookup(t).await.ok().map(|peers| LookupResponse {
+                    target: hex::encode(t.raw()),
+                    peers,
+                    engine: None,
+                });
+                tally.record(answer.as_ref(), &hex::encode(t.raw()), |h| {
+                    net.is_attacker(h)
+                });
+                bar.inc(1);
+            }
+            (v.defense, tally)
+        }
+    }));
+    let (answers, baseline_tallies) =
+        futures::future::join(discguard_lookups, baseline_lookups).await;
     bar.finish_and_clear();
-    let risks = net.risks(&victims).await;
+    let mut known_ids: Vec<[u8; 32]> = honest_ids.iter().map(|id| id.raw()).collect();
+    known_ids.extend(victims.iter().map(|v| v.node_id.raw()));
     let costs = net.stop_victims(victims).await;
-    let attackers = attack.placements.len();
-    net.stop_attack(attack);
+    // The observers: one seeded order of the honest nodes; each fraction
+    // takes its first round(f × honest).
+    let mut order: Vec<[u8; 32]> = honest_ids.iter().map(|id| id.raw()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(c.seed ^ OBSERVER_SEED));
+    let modes = args.modes.clone();
+    let fractions = args.observers.clone();
+    let targets: Vec<[u8; 32]> = targets.iter().map(|t| t.raw()).collect();
+    let honest = honest_ids.len();
+    let cover = args.cover;
+    let observer = tokio::task::spawn_blocking(move || {
+        let sets: Vec<HashSet<[u8; 32]>> = fractions
+            .iter()
+            .map(|&f| observer::first_fraction(&order, f))
+            .collect();
+        observer_report(&ObservedRun {
+            modes: &modes,
+            cover,
+            targets: &targets,
+            answers: &answers,
+            known: &Known::new(known_ids),
+            honest,
+            fractions: &fractions,
+            sets: &sets,
+        })
+    })
+    .await
+    .context("observer model task")?;
     let runs: Vec<Run> = runs_of(samples, costs)
-        .zip(lookups)
-        .zip(risks)
-        .map(|((run, l), risk)| Run {
-            lookups: Some(l),
-            risk,
-            ..run
+        .map(|mut run| {
+            run.lookups = baseline_tallies
+                .iter()
+                .find(|(d, _)| *d == run.defense)
+                .map(|(_, t)| t.stats());
+            run
         })
         .collect();
     let params = json!({
-        "honest": c.honest, "poisoners": args.poisoners, "sybils": args.sybils,
-        "sybil_groups": args.sybil_groups, "lookups": args.lookups,
-        "warmup_seconds": c.duration, "served": c.served,
+        "honest": c.honest, "observers": args.observers,
+        "modes": args.modes.iter().map(|m| m.name()).collect::<Vec<_>>(),
+        "lookups": args.lookups, "cover": args.cover, "warmup_seconds": c.duration,
+        "served": c.served, "bootnodes": c.bootnodes, "observer_seed": c.seed ^ OBSERVER_SEED,
     });
-    let report = net.report("lookup-poisoning", params, attackers, runs);
+    let mut report = net.report("query-observer", params, 0, runs);
+    report.observer = Some(observer);
     net.shutdown();
     Ok(report)
+}
+
+/// What `query-observer` hands the observer model.
+struct ObservedRun<'a> {
+    /// The modes, in the order run.
+    modes: &'a [PrivacyMode],
+    /// `--cover`.
+    cover: usize,
+    /// The targets, in the order looked up (the same in every mode).
+    targets: &'a [[u8; 32]],
+    /// discguard's answers per mode and target (`None`: HTTP error).
+    answers: &'a [Vec<Option<LookupResponse>>],
+    /// Every node ID of the network.
+    known: &'a Known,
+    /// Honest nodes.
+    honest: usize,
+    /// `--observers`.
+    fractions: &'a [f64],
+    /// The observer set of each fraction.
+    sets: &'a [HashSet<[u8; 32]>],
+}
+
+/// Runs the observer model over every answer (pure).
+fn observer_report(run: &ObservedRun<'_>) -> ObserverReport {
+    let mut report = ObserverReport {
+        known_ids: run.known.len(),
+        honest: run.honest,
+        cover: run.cover,
+        observer_sets: run
+            .fractions
+            .iter()
+            .zip(run.sets)
+            .map(|(&f, s)| (f, s.len()))
+            .collect(),
+        ..ObserverReport::default()
+    };
+    for (mode, answers) in run.modes.iter().zip(run.answers) {
+        let mut cost = ModeCost {
+            mode: mode.name().to_string(),
+            options: mode.options(run.cover),
+            lookups: answers.len(),
+            ..ModeCost::default()
+        };
+        let mut problem = |p: String| {
+            if cost.problems.len() < PROBLEMS_SHOWN {
+                cost.problems.push(p);
+            }
+        };
+        let mut per_f: Vec<Vec<Exposure>> = vec![Vec::new(); run.fractions.len()];
+        let (mut messages, mut queries, mut cover_queries, mut rounds, mut bits) =
+            (0usize, 0usize, 0usize, 0usize, 0u64);
+        let (mut analysed, mut errors, mut found_n) = (0usize, 0usize, 0usize);
+        let (mut privacy, mut cover_ran) = (None, None);
+        for (target, answer) in run.targets.iter().zip(answers) {
+            let target_hex = hex::encode(target);
+            let Some(a) = answer else {
+                errors += 1;
+                problem(format!("lookup of {}…: HTTP error", &target_hex[..12]));
+                continue;
+            };
+            let found = a
+                .peers
+                .iter()
+                .any(|p| p.node_id.eq_ignore_ascii_case(&target_hex));
+            errors += usize::from(a.peers.is_empty());
+            found_n += usize::from(found);
+            let Some(e) = &a.engine else {
+                problem(format!(
+                    "lookup of {}…: no engine summary",
+                    &target_hex[..12]
+                ));
+                continue;
+            };
+            if privacy.is_none() {
+                privacy = Some(e.privacy.clone());
+                cover_ran = Some(e.cover);
+            }
+            let sent = e.queries + e.cover_queries;
+            if e.transcript.is_empty() && sent > 0 {
+                problem(format!(
+                    "lookup of {}…: {sent} FINDNODE sent, no transcript",
+                    &target_hex[..12]
+                ));
+                continue;
+            }
+            let model = match DistanceModel::from_summary(&e.privacy, e.revealed_bits) {
+                Ok(m) => m,
+                Err(err) => {
+                    problem(format!("lookup of {}…: {err}", &target_hex[..12]));
+                    continue;
+                }
+            };
+            let mut exposures = Vec::with_capacity(run.fractions.len());
+            let mut bad = None;
+            for (&f, set) in run.fractions.iter().zip(run.sets) {
+                match observer::observed(&e.transcript, set, 1 + e.cover) {
+                    Ok(groups) => exposures.push(ObservedAt {
+                        observers: f,
+                        exposure: observer::exposure(run.known, target, model, &groups),
+                    }),
+                    Err(err) => {
+                        bad = Some(err);
+                        break;
+                    }
+                }
+            }
+            if let Some(err) = bad {
+                problem(format!("lookup of {}…: {err}", &target_hex[..12]));
+                continue;
+            }
+            analysed += 1;
+            messages += sent;
+            queries += e.queries;
+            cover_queries += e.cover_queries;
+            rounds += e.rounds;
+            bits += u64::from(e.revealed_bits);
+            for (xs, x) in per_f.iter_mut().zip(&exposures) {
+                xs.push(x.exposure);
+            }
+            report.lookups.push(ObservedLookup {
+                mode: mode.name().to_string(),
+                target: target_hex,
+                revealed_bits: e.revealed_bits,
+                target_subtree: match model {
+                    DistanceModel::Prefix { bits } => Some(run.known.subtree_of(target, bits)),
+                    _ => None,
+                },
+                messages: sent,
+                found,
+                exposure: exposures,
+            });
+        }
+        let mean = |sum: f64| (analysed > 0).then(|| sum / analysed as f64);
+        cost.errors = errors;
+        cost.found = found_n;
+        cost.success_rate = if cost.lookups == 0 {
+            0.0
+        } else {
+            found_n as f64 / cost.lookups as f64
+        };
+        cost.analysed = analysed;
+        cost.privacy = privacy;
+        cost.cover = cover_ran;
+        cost.mean_messages = mean(messages as f64);
+        cost.mean_queries = mean(queries as f64);
+        cost.mean_cover_queries = mean(cover_queries as f64);
+        cost.mean_rounds = mean(rounds as f64);
+        cost.mean_revealed_bits = mean(bits as f64);
+        for ((&f, set), xs) in run.fractions.iter().zip(run.sets).zip(&per_f) {
+            report.exposure.push(ModeExposure {
+                mode: cost.mode.clone(),
+                observers: f,
+                observer_nodes: set.len(),
+                means: ExposureMeans::of(xs),
+            });
+        }
+        report.modes.push(cost);
+    }
+    let off = report
+        .modes
+        .iter()
+        .find(|m| m.mode == PrivacyMode::Off.name())
+        .and_then(|m| m.mean_messages)
+        .filter(|&m| m > 0.0);
+    for m in &mut report.modes {
+        m.messages_vs_off = off.zip(m.mean_messages).map(|(off, x)| x / off);
+    }
+    report
 }
 
 /// `baseline`: no attack.
@@ -1567,6 +2112,141 @@ mod tests {
         assert_eq!(parse_node_id(&hex::encode(id.raw())), Some(id));
         assert_eq!(parse_node_id("zz"), None);
         assert_eq!(parse_node_id(&"g".repeat(64)), None);
+    }
+
+    #[test]
+    fn privacy_modes_are_sent_as_the_api_takes_them() {
+        assert_eq!(
+            PrivacyMode::PrefixCover.options(2),
+            "&privacy=prefix%2Bcover&cover=2&transcript=true"
+        );
+        assert_eq!(
+            PrivacyMode::Blur.options(2),
+            "&privacy=blur&transcript=true",
+            "no cover where the mode has none"
+        );
+        for m in PrivacyMode::ALL {
+            assert_eq!(m.name().parse::<PrivacyMode>(), Ok(m));
+        }
+        let err = "bogus".parse::<PrivacyMode>().unwrap_err();
+        assert!(
+            err.contains("\"bogus\"") && err.contains("prefix+cover"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sweeps_of_fractions_are_checked_naming_the_flag() {
+        assert!(check_fractions("--poisoners", &[0.0, 0.2], false, true).is_ok());
+        let err = |v: &[f64], lo_open, hi_open| {
+            check_fractions("--observers", v, lo_open, hi_open)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&[1.5], true, false),
+            "--observers 1.5 is out of range (0, 1]"
+        );
+        assert_eq!(
+            err(&[0.0], true, false),
+            "--observers 0 is out of range (0, 1]"
+        );
+        assert_eq!(
+            err(&[1.0], false, true),
+            "--observers 1 is out of range [0, 1)"
+        );
+        assert!(err(&[0.1, 0.1], true, false).contains("repeats 0.1"));
+        assert_eq!(err(&[], true, false), "--observers is empty");
+    }
+
+    /// The observer model over hand-made answers (a fake service: pure
+    /// logic): errors, missing summaries and transcripts are counted, not
+    /// analysed; messages are compared with `off`'s.
+    #[test]
+    fn observer_report_counts_what_it_could_not_analyse() {
+        use discguard_service::api::{LookupSummary, PeerInfo, QueryRecord};
+        let id = |b: u8| [b; 32];
+        let peer = |x: [u8; 32]| PeerInfo {
+            enr: String::new(),
+            node_id: hex::encode(x),
+            ip: "127.1.0.1".into(),
+            udp_port: 1,
+            tcp_port: None,
+            asn: None,
+            netgroup: String::new(),
+            netgroup_wide: String::new(),
+            seq: 1,
+            fork_digest: None,
+            bucket: 1,
+            age_seconds: 0,
+            last_seen_seconds: 0,
+        };
+        let known = Known::new((0..=255u8).step_by(16).map(id));
+        let (target, observer_id) = (id(0x50), id(0x00));
+        let answer = |privacy: &str, cover: usize, queries: usize, transcript: Vec<QueryRecord>| {
+            Some(LookupResponse {
+                target: hex::encode(target),
+                peers: vec![peer(target)],
+                engine: Some(LookupSummary {
+                    privacy: privacy.into(),
+                    cover,
+                    paths: 3,
+                    revealed_bits: 256,
+                    queries,
+                    cover_queries: cover * queries,
+                    rounds: 2,
+                    transcript,
+                    ..LookupSummary::default()
+                }),
+            })
+        };
+        let seen = vec![QueryRecord {
+            lookup: 0,
+            peer: hex::encode(observer_id),
+            distances: vec![255, 256, 254],
+            at_ms: 0,
+        }];
+        let answers = vec![
+            vec![answer("off", 0, 4, seen.clone()), None],
+            vec![answer("off", 1, 4, seen), answer("off", 1, 4, Vec::new())],
+        ];
+        let sets = vec![HashSet::from([observer_id])];
+        let r = observer_report(&ObservedRun {
+            modes: &[PrivacyMode::Off, PrivacyMode::Cover],
+            cover: 1,
+            targets: &[target, target],
+            answers: &answers,
+            known: &known,
+            honest: 16,
+            fractions: &[0.1],
+            sets: &sets,
+        });
+        assert_eq!(r.modes.len(), 2);
+        let (off, cover) = (&r.modes[0], &r.modes[1]);
+        assert_eq!(
+            (off.lookups, off.errors, off.found, off.analysed),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(
+            (cover.found, cover.analysed),
+            (2, 1),
+            "no transcript: not analysed"
+        );
+        assert!(
+            cover.problems[0].contains("no transcript"),
+            "{:?}",
+            cover.problems
+        );
+        assert_eq!(off.mean_messages, Some(4.0));
+        assert_eq!(cover.messages_vs_off, Some(2.0));
+        assert_eq!(cover.privacy.as_deref(), Some("off"));
+        // off: 0x00 sees distance 255 of 0x50: 0x40..0x70 fit → 1/4.
+        let e = r.at("off", 0.1).unwrap();
+        assert_eq!(e.means.lookups, 1);
+        assert_eq!(e.means.naming_probability, 0.25);
+        assert_eq!(r.lookups.len(), 2);
+        let goal = r.goal();
+        assert_eq!(goal[0].met, None, "f = 0.2 was not swept");
     }
 
     #[test]
