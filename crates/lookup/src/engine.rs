@@ -339,6 +339,12 @@ impl<T: Clone> Lookup<T> {
         &self.key
     }
 
+    /// The caller's payload of a node the lookup knows (every peer a
+    /// [`Next::Query`] names is known).
+    pub fn payload(&self, id: &NodeId) -> Option<&T> {
+        self.known.get(id).map(|k| &k.payload)
+    }
+
     /// Bits of the target the queries reveal (256 unless in `prefix` mode).
     pub fn revealed_bits(&self) -> u32 {
         self.bits

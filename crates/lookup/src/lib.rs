@@ -40,4 +40,4 @@ pub use engine::{
     DEFAULT_RESULT_SIZE, DEFAULT_TIMEOUT, ENUMERATE_MAX, ENUMERATE_QUIET, Found, Lookup,
     LookupConfig, LookupResult, MAX_CANDIDATES, Next, diverse,
 };
-pub use privacy::Privacy;
+pub use privacy::{Privacy, PrivacyMode, PrivacySetting, UnknownPrivacy};
