@@ -1002,7 +1002,7 @@ impl ServiceHandle {
             .len()
     }
 
-    /// Runs one lookup (discguard's engine, [`lookups`]) towards the node
+    /// Runs one lookup (discguard's engine, `discguard_lookup`) towards the node
     /// `target` with the node's settings, queues what it finds as
     /// candidates (they are PINGed and offered to the view like any
     /// other), and returns the ENRs found, closest to `target` first. Empty
