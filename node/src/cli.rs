@@ -125,4 +125,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probe_interval: Option<String>,
+    /// Privacy of lookups: off, blur, prefix, cover, blur+cover or prefix+cover (docs/lookup.md) [default: off].
+    #[arg(long, value_name = "MODE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_privacy: Option<String>,
+    /// Dummy lookups beside each real one when the privacy has cover, 1..=4 [default: 2].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_cover: Option<usize>,
+    /// Disjoint paths of a lookup, 1..=8 [default: 3].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_paths: Option<usize>,
+    /// prefix mode's anonymity target k: the subtree a lookup names holds about k nodes, 2..=1024 [default: 20].
+    #[arg(long, value_name = "K")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_prefix_k: Option<u64>,
 }

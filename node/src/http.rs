@@ -5,7 +5,7 @@
 //! | `GET /v1/peers?limit=N` | `{"peers":[PeerInfo…]}`, N in 1..=[`MAX_PEERS_LIMIT`], default [`DEFAULT_PEERS_LIMIT`] |
 //! | `GET /v1/table` | the curated view by k-bucket, with each entry's groups, behaviour score and the events that moved it recently |
 //! | `GET /v1/risk` | every eclipse-risk measure of discv5's table, the view, the served peers and recent lookups, and the headline `eclipse_risk` per scope (`docs/risk.md`) |
-//! | `GET /v1/lookup?target=<node ID>` | `{"target":"…","peers":[PeerInfo…]}`: runs one iterative lookup towards the node ID (64 hex digits) and lists every node it found, closest first |
+//! | `GET /v1/lookup?target=<node ID>[&privacy=…][&paths=1..8][&cover=1..4][&transcript=true]` | `{"target":"…","peers":[PeerInfo…],"engine":{LookupSummary}}`: runs one lookup (discguard's engine, docs/lookup.md) towards the node ID (64 hex digits) with the node's settings or those asked for, and lists every node it found, closest first; `engine` says how it ran (mode, cost, and with `transcript=true` every FINDNODE sent) |
 //! | `GET /v1/bans` | `{"bans":[{"node_id","ip","reason","score","expires_in_seconds"}…],"ip_bans":[{"ip","expires_in_seconds"}…]}`: peers and IPs banned for their behaviour (`docs/scoring.md`) |
 //! | `GET /healthz` | `{"status":"ok",…}` |
 //!
@@ -22,7 +22,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use discguard_service::ServiceHandle;
+use discguard_service::TargetKind;
 use discguard_service::api::{LookupResponse, PeersResponse, parse_node_id};
+use discguard_service::config::{MAX_LOOKUP_COVER, MAX_LOOKUP_PATHS};
+use discguard_service::discguard_lookup::PrivacySetting;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
@@ -107,6 +110,11 @@ async fn peers(
 #[serde(deny_unknown_fields)]
 struct LookupQuery {
     target: String,
+    /// `off`, `blur`, `prefix`, `cover`, `blur+cover` or `prefix+cover`.
+    privacy: Option<String>,
+    paths: Option<usize>,
+    cover: Option<usize>,
+    transcript: Option<bool>,
 }
 
 /// `text`, cut to its first 80 characters (with `…`) for an error message.
@@ -135,16 +143,51 @@ async fn lookup(
             ),
         );
     };
+    let mut options = state.service.lookup_options();
+    if let Some(text) = &query.privacy {
+        match text.parse::<PrivacySetting>() {
+            Ok(p) => options.privacy = p,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("bad query: privacy={}: {e}", shorten(text)),
+                );
+            }
+        }
+    }
+    if let Some(paths) = query.paths {
+        if !(1..=MAX_LOOKUP_PATHS).contains(&paths) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad query: paths={paths} is out of range 1..={MAX_LOOKUP_PATHS}"),
+            );
+        }
+        options.paths = paths;
+    }
+    if let Some(cover) = query.cover {
+        if !(1..=MAX_LOOKUP_COVER).contains(&cover) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("bad query: cover={cover} is out of range 1..={MAX_LOOKUP_COVER}"),
+            );
+        }
+        options.cover = cover;
+    }
+    options.transcript = query.transcript.unwrap_or(false);
     let Ok(_permit) = state.lookups.try_acquire() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{MAX_CONCURRENT_LOOKUPS} lookups are running already; retry later"),
         );
     };
+    let outcome = state
+        .service
+        .lookup_recorded(target, options, TargetKind::Node)
+        .await;
     Json(LookupResponse {
         target: hex::encode(target.raw()),
-        peers: state.service.lookup_peers(target).await,
-        engine: None,
+        peers: state.service.peer_infos(&outcome.found),
+        engine: Some(outcome.summary),
     })
     .into_response()
 }

@@ -65,6 +65,19 @@ pub enum StartupError {
         /// What it must be.
         reason: String,
     },
+    /// A count setting (`--lookup-cover`, `--lookup-paths`,
+    /// `--lookup-prefix-k`) is out of range.
+    #[error("invalid {key} {value}: must be in {min}..={max}")]
+    OutOfRange {
+        /// The setting.
+        key: &'static str,
+        /// Its value.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// `--fork-digest` is malformed.
     #[error("invalid fork_digest {value:?}: {reason}")]
     BadForkDigest {
@@ -295,6 +308,10 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
             ..Default::default()
         },
         probe_interval: settings.probe_interval,
+        lookup_privacy: settings.lookup_privacy,
+        lookup_cover: settings.lookup_cover,
+        lookup_paths: settings.lookup_paths,
+        lookup_prefix_k: settings.lookup_prefix_k,
         ..ServiceConfig::default()
     };
     // The rules are the crates' (`ServiceConfig::validate`); the error names
@@ -323,6 +340,17 @@ pub fn service_config(settings: &Settings) -> Result<ServiceConfig, StartupError
             };
             Err(bad(key, value, reason))
         }
+        Err(ConfigError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        }) => Err(StartupError::OutOfRange {
+            key: field,
+            value,
+            min,
+            max,
+        }),
         // Everything else is reported by `ServiceHandle::start`, as before.
         _ => Ok(config),
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use discguard_policy::PolicyConfig;
+use discguard_service::discguard_lookup::PrivacySetting;
 use discguard_service::network::Network;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -89,6 +90,16 @@ pub struct Settings {
     /// recently, whose answer is scored (`500ms`).
     #[serde(with = "duration_text")]
     pub probe_interval: Duration,
+    /// Privacy of lookups: `off`, `blur`, `prefix`, `cover`, `blur+cover`
+    /// or `prefix+cover` (docs/lookup.md).
+    #[serde(with = "privacy_text")]
+    pub lookup_privacy: PrivacySetting,
+    /// Dummy lookups beside each real one when the privacy has cover.
+    pub lookup_cover: usize,
+    /// Disjoint paths of a lookup.
+    pub lookup_paths: usize,
+    /// `prefix` mode's anonymity target k.
+    pub lookup_prefix_k: u64,
     /// Group caps of the diversity policy.
     pub policy: PolicyConfig,
 }
@@ -112,6 +123,10 @@ impl Default for Settings {
             ban_duration: discguard_scoring::DEFAULT_BAN_DURATION,
             score_half_life: discguard_scoring::DEFAULT_HALF_LIFE,
             probe_interval: discguard_service::config::DEFAULT_PROBE_INTERVAL,
+            lookup_privacy: PrivacySetting::default(),
+            lookup_cover: discguard_service::discguard_lookup::privacy::DEFAULT_COVER,
+            lookup_paths: discguard_service::discguard_lookup::DEFAULT_PATHS,
+            lookup_prefix_k: discguard_service::discguard_lookup::privacy::DEFAULT_PREFIX_K,
             policy: PolicyConfig::default(),
         }
     }
@@ -163,6 +178,10 @@ const KEYS: &[&str] = &[
     "ban_duration",
     "score_half_life",
     "probe_interval",
+    "lookup_privacy",
+    "lookup_cover",
+    "lookup_paths",
+    "lookup_prefix_k",
 ];
 
 fn is_setting(key: &str) -> bool {
@@ -217,6 +236,22 @@ mod duration_text {
                 "got the number {n} without a unit: write e.g. {n}s or {n}ms"
             ))),
         }
+    }
+}
+
+/// A lookup privacy as text (`prefix+cover`).
+mod privacy_text {
+    use discguard_service::discguard_lookup::PrivacySetting;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(p: &PrivacySetting, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(p)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PrivacySetting, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

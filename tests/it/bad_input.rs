@@ -143,6 +143,19 @@ async fn bad_scoring_durations_are_named() {
 }
 
 #[tokio::test]
+async fn bad_lookup_settings_are_named() {
+    let ip = Ipv4Addr::new(127, 150, 0, 8);
+    let out = run(ip, &["--lookup-privacy", "secret"], &[]).await;
+    assert_bad_input(&out, "secret");
+    let out = run(ip, &["--lookup-paths", "9"], &[]).await;
+    assert_bad_input(&out, "lookup_paths");
+    let out = run(ip, &[], &[("DISCGUARD_LOOKUP_COVER", "0")]).await;
+    assert_bad_input(&out, "lookup_cover");
+    let out = run(ip, &["--lookup-prefix-k", "1"], &[]).await;
+    assert_bad_input(&out, "lookup_prefix_k");
+}
+
+#[tokio::test]
 async fn ports_in_use_are_named() {
     let ip = Ipv4Addr::new(127, 150, 0, 6);
     let udp = std::net::UdpSocket::bind((ip, 0)).unwrap();

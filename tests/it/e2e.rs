@@ -474,6 +474,75 @@ async fn lookup_endpoint_finds_a_node_through_the_network() -> anyhow::Result<()
     assert_eq!(body["peers"][0]["enr"], target.enr.to_base64().as_str());
     assert_eq!(body["peers"][0]["ip"], "127.194.0.1");
 
+    // discguard's engine ran it; the default privacy is off over 3 paths.
+    assert_eq!(body["engine"]["privacy"], "off", "{body}");
+    assert_eq!(body["engine"]["paths"], 3, "{body}");
+    assert!(body["engine"]["queries"].as_u64() >= Some(1), "{body}");
+
+    // Per-lookup settings: prefix over one path, with the transcript. In a
+    // network this small the prefix is empty (N̂ / k < 2): nothing of the
+    // target is revealed; the lookup searches a random key, then asks the
+    // subtree (here the whole keyspace) for its top distances.
+    let (status, body) = dg
+        .get_json(&format!(
+            "/v1/lookup?target={want}&privacy=prefix&paths=1&transcript=true"
+        ))
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    let engine = &body["engine"];
+    assert_eq!(engine["privacy"], "prefix", "{body}");
+    assert_eq!(engine["paths"], 1, "{body}");
+    assert_eq!(engine["revealed_bits"], 0, "{body}");
+    let sent = engine["transcript"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        sent.len() as u64,
+        engine["queries"].as_u64().unwrap_or(0),
+        "{body}"
+    );
+    assert!(
+        sent.iter()
+            .any(|q| q["distances"] == serde_json::json!([256, 255, 254])),
+        "{body}"
+    );
+    eprintln!(
+        "prefix lookup: {} ms; {}",
+        engine["millis"], engine["queries"]
+    );
+    // Cover: two dummies run with it, all three in the transcript.
+    let (status, body) = dg
+        .get_json(&format!(
+            "/v1/lookup?target={want}&privacy=cover&cover=2&transcript=true"
+        ))
+        .await?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["engine"]["cover"], 2, "{body}");
+    let lookups: std::collections::BTreeSet<u64> = body["engine"]["transcript"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|q| q["lookup"].as_u64())
+        .collect();
+    assert_eq!(lookups, [0, 1, 2].into(), "{body}");
+    assert!(
+        body["engine"]["cover_queries"].as_u64() >= Some(2),
+        "{body}"
+    );
+
+    for (query, named) in [
+        ("privacy=secret", "privacy=secret"),
+        ("paths=9", "paths=9"),
+        ("cover=0", "cover=0"),
+    ] {
+        let (status, err) = dg
+            .get_json(&format!("/v1/lookup?target={want}&{query}"))
+            .await?;
+        assert_eq!(status, 400, "{query}: {err}");
+        assert!(
+            err["error"].as_str().unwrap_or("").contains(named),
+            "{query}: {err}"
+        );
+    }
+
     let (status, err) = dg.get_json("/v1/lookup?target=00ff").await?;
     assert_eq!(status, 400, "{err}");
     assert!(

@@ -37,7 +37,7 @@ pub mod privacy;
 
 pub use engine::{
     AnswerReport, Candidate, ConfigError, DEFAULT_MAX_QUERIES, DEFAULT_PARALLELISM, DEFAULT_PATHS,
-    DEFAULT_RESULT_SIZE, DEFAULT_TIMEOUT, ENUMERATE_MAX, Found, Lookup, LookupConfig, LookupResult,
-    MAX_CANDIDATES, Next, diverse,
+    DEFAULT_RESULT_SIZE, DEFAULT_TIMEOUT, ENUMERATE_MAX, ENUMERATE_QUIET, Found, Lookup,
+    LookupConfig, LookupResult, MAX_CANDIDATES, Next, diverse,
 };
-pub use privacy::Privacy;
+pub use privacy::{Privacy, PrivacyMode, PrivacySetting, UnknownPrivacy};

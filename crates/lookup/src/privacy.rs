@@ -21,9 +21,11 @@ pub const BLUR_MIN: usize = 4;
 /// Most distances in a blurred request.
 pub const BLUR_MAX: usize = 6;
 /// Default anonymity target of `prefix` mode: the subtree the lookup names
-/// holds about this many nodes (research.md: k ≈ 16–20; IPFS's prefix
-/// lookups, IPIP-373).
-pub const DEFAULT_PREFIX_K: u64 = 16;
+/// holds k to 2k nodes (research.md: k ≈ 16–20; IPFS's prefix lookups,
+/// IPIP-373). 20, the top of that range: an observer who learns the
+/// subtree names the target with probability at most 1/20 = 0.05 (issue
+/// 6's goal) even when N̂ overestimates the network a little.
+pub const DEFAULT_PREFIX_K: u64 = 20;
 /// Default number of dummy lookups in `cover` mode (research.md: 2–3).
 pub const DEFAULT_COVER: usize = 2;
 
@@ -57,6 +59,81 @@ impl Privacy {
             Self::Off => "off",
             Self::Blur => "blur",
             Self::Prefix { .. } => "prefix",
+        }
+    }
+}
+
+/// The query mode of a [`PrivacySetting`]: which distances are asked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PrivacyMode {
+    /// [`Privacy::Off`].
+    #[default]
+    Off,
+    /// [`Privacy::Blur`].
+    Blur,
+    /// [`Privacy::Prefix`] (k and N̂ filled in when the lookup starts).
+    Prefix,
+}
+
+/// A lookup's privacy as the CLI (`--lookup-privacy`) and the HTTP API
+/// (`privacy=`) name it: `off`, `blur`, `prefix`, `cover` (= `off` with
+/// cover), `blur+cover` or `prefix+cover`. With cover, dummy lookups for
+/// targets drawn like the real one run alongside it, started together and
+/// followed up alike, so an observer cannot tell which one is real.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrivacySetting {
+    /// Which distances the queries ask.
+    pub mode: PrivacyMode,
+    /// Whether dummy lookups cover the real one.
+    pub cover: bool,
+}
+
+/// A privacy name that is none of the six.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown lookup privacy `{0}`: expected off, blur, prefix, cover, blur+cover or prefix+cover"
+)]
+pub struct UnknownPrivacy(pub String);
+
+impl std::str::FromStr for PrivacySetting {
+    type Err = UnknownPrivacy;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (mode, cover) = match text {
+            "off" => (PrivacyMode::Off, false),
+            "blur" => (PrivacyMode::Blur, false),
+            "prefix" => (PrivacyMode::Prefix, false),
+            "cover" | "off+cover" => (PrivacyMode::Off, true),
+            "blur+cover" => (PrivacyMode::Blur, true),
+            "prefix+cover" => (PrivacyMode::Prefix, true),
+            other => return Err(UnknownPrivacy(other.to_owned())),
+        };
+        Ok(Self { mode, cover })
+    }
+}
+
+impl std::fmt::Display for PrivacySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match (self.mode, self.cover) {
+            (PrivacyMode::Off, false) => "off",
+            (PrivacyMode::Blur, false) => "blur",
+            (PrivacyMode::Prefix, false) => "prefix",
+            (PrivacyMode::Off, true) => "cover",
+            (PrivacyMode::Blur, true) => "blur+cover",
+            (PrivacyMode::Prefix, true) => "prefix+cover",
+        };
+        f.write_str(text)
+    }
+}
+
+impl PrivacySetting {
+    /// The [`Privacy`] of one lookup: `prefix` takes its anonymity target
+    /// `k` and the estimated network size N̂.
+    pub fn privacy(&self, k: u64, network_size: u64) -> Privacy {
+        match self.mode {
+            PrivacyMode::Off => Privacy::Off,
+            PrivacyMode::Blur => Privacy::Blur,
+            PrivacyMode::Prefix => Privacy::Prefix { k, network_size },
         }
     }
 }
@@ -139,6 +216,27 @@ pub fn subtree(bits: u32) -> Vec<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn privacy_names_round_trip_and_bad_ones_are_named() {
+        for name in [
+            "off",
+            "blur",
+            "prefix",
+            "cover",
+            "blur+cover",
+            "prefix+cover",
+        ] {
+            let p: PrivacySetting = name.parse().unwrap();
+            assert_eq!(p.to_string(), name);
+        }
+        assert_eq!(
+            "off+cover".parse::<PrivacySetting>().unwrap().to_string(),
+            "cover"
+        );
+        let e = "secret".parse::<PrivacySetting>().unwrap_err();
+        assert!(e.to_string().contains("`secret`"), "{e}");
+    }
+
     use super::*;
     use rand::SeedableRng;
 

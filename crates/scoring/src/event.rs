@@ -81,6 +81,14 @@ pub const SEQ_CHURN: i32 = -5;
 /// [`MAX_ADDRESS_CHANGES_PER_HOUR`](crate::MAX_ADDRESS_CHANGES_PER_HOUR)
 /// times in an hour: address hopping dodges per-group caps.
 pub const ADDRESS_CHURN: i32 = -5;
+/// In a lookup of 3 or more disjoint paths, the node's answer led its
+/// path only where no other path went, and that path ended with nothing in
+/// the closest set the other paths agreed on (`discguard_lookup`'s
+/// outvoted paths; S/Kademlia's majority, Baumgart & Mies 2007). What a
+/// poisoner and its Sybils do; an honest node ahead of a poisoner on the
+/// same path can be caught too, so staleness class and mid tolerance: four
+/// such lookups within a half-life take a node out of the view, none bans.
+pub const OUTVOTED_ANSWER: i32 = -5;
 /// The node answered a PING. Lighthouse's high-tolerance size, as a credit.
 pub const PING_ANSWERED: i32 = 1;
 /// Of the records a node returned that we then PINGed, most answered.
@@ -112,6 +120,8 @@ pub enum Event {
     SeqChurn,
     /// [`ADDRESS_CHURN`].
     AddressChurn,
+    /// [`OUTVOTED_ANSWER`].
+    OutvotedAnswer,
     /// [`PING_ANSWERED`].
     PingAnswered,
     /// [`USEFUL_ANSWERS`].
@@ -120,7 +130,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, for metrics labels and documentation.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::WrongDistance,
         Self::TooManyRecords,
         Self::DuplicateRecords,
@@ -132,6 +142,7 @@ impl Event {
         Self::RequestTimeout,
         Self::SeqChurn,
         Self::AddressChurn,
+        Self::OutvotedAnswer,
         Self::PingAnswered,
         Self::UsefulAnswers,
     ];
@@ -150,6 +161,7 @@ impl Event {
             Self::RequestTimeout => REQUEST_TIMEOUT,
             Self::SeqChurn => SEQ_CHURN,
             Self::AddressChurn => ADDRESS_CHURN,
+            Self::OutvotedAnswer => OUTVOTED_ANSWER,
             Self::PingAnswered => PING_ANSWERED,
             Self::UsefulAnswers => USEFUL_ANSWERS,
         }
@@ -168,7 +180,8 @@ impl Event {
             | Self::MostlyDeadAnswers
             | Self::RequestTimeout
             | Self::SeqChurn
-            | Self::AddressChurn => Class::Staleness,
+            | Self::AddressChurn
+            | Self::OutvotedAnswer => Class::Staleness,
             Self::PingAnswered | Self::UsefulAnswers => Class::Credit,
         }
     }
@@ -187,6 +200,7 @@ impl Event {
             Self::RequestTimeout => "request_timeout",
             Self::SeqChurn => "seq_churn",
             Self::AddressChurn => "address_churn",
+            Self::OutvotedAnswer => "outvoted_answer",
             Self::PingAnswered => "ping_answered",
             Self::UsefulAnswers => "useful_answers",
         }

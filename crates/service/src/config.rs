@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use discguard_lookup::PrivacySetting;
 use discguard_policy::PolicyConfig;
 use discguard_scoring::{AnswerRules, ScoringConfig};
 use discv5::Enr;
@@ -83,6 +84,14 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// entry of a 150-entry view is probed every 75 s, a new one within seconds,
 /// for about 2 × 16 ENR signature checks a second (≈ 5 ms of CPU).
 pub const DEFAULT_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+/// Most dummy lookups beside a real one in `cover` mode: each costs as
+/// much as the real one.
+pub const MAX_LOOKUP_COVER: usize = 4;
+/// Most disjoint paths of a lookup (`discguard_lookup::LookupConfig`).
+pub const MAX_LOOKUP_PATHS: usize = 8;
+/// Smallest and largest `prefix` anonymity target k: below 2 there is no
+/// anonymity set; above 1,024 a lookup enumerates more than it can ask.
+pub const LOOKUP_PREFIX_K_RANGE: (u64, u64) = (2, 1024);
 
 /// Everything the service needs to run.
 #[derive(Clone, Debug)]
@@ -140,6 +149,19 @@ pub struct ServiceConfig {
     /// ([`crate::filter_bans`]); `None` leaves the flood penalty without a
     /// source. The binary installs the feed's layer and passes it here.
     pub filter_bans: Option<crate::filter_bans::FilterBanFeed>,
+    /// Privacy of the node's own lookups (refresh lookups, and `/v1/lookup`
+    /// unless the request names another): `off`, `blur`, `prefix`, with or
+    /// without `cover` (docs/lookup.md).
+    pub lookup_privacy: PrivacySetting,
+    /// Dummy lookups beside each real one when the privacy has cover
+    /// (1..=[`MAX_LOOKUP_COVER`]; research.md: 2–3).
+    pub lookup_cover: usize,
+    /// Disjoint paths of a lookup (1..=[`MAX_LOOKUP_PATHS`]; S/Kademlia's
+    /// d, default 3).
+    pub lookup_paths: usize,
+    /// `prefix` mode's anonymity target k: the subtree a lookup names holds
+    /// about k nodes ([`LOOKUP_PREFIX_K_RANGE`]).
+    pub lookup_prefix_k: u64,
 }
 
 impl Default for ServiceConfig {
@@ -168,6 +190,10 @@ impl Default for ServiceConfig {
             answer_rules: AnswerRules::default(),
             probe_interval: DEFAULT_PROBE_INTERVAL,
             filter_bans: None,
+            lookup_privacy: PrivacySetting::default(),
+            lookup_cover: discguard_lookup::privacy::DEFAULT_COVER,
+            lookup_paths: discguard_lookup::DEFAULT_PATHS,
+            lookup_prefix_k: discguard_lookup::privacy::DEFAULT_PREFIX_K,
         }
     }
 }
@@ -197,6 +223,33 @@ impl ServiceConfig {
         ];
         if let Some((field, _)) = positive.iter().find(|(_, zero)| *zero) {
             return Err(ConfigError::Zero { field });
+        }
+        let (k_min, k_max) = LOOKUP_PREFIX_K_RANGE;
+        let ranges = [
+            (
+                "lookup_cover",
+                self.lookup_cover as u64,
+                1,
+                MAX_LOOKUP_COVER as u64,
+            ),
+            (
+                "lookup_paths",
+                self.lookup_paths as u64,
+                1,
+                MAX_LOOKUP_PATHS as u64,
+            ),
+            ("lookup_prefix_k", self.lookup_prefix_k, k_min, k_max),
+        ];
+        if let Some(&(field, value, min, max)) = ranges
+            .iter()
+            .find(|(_, v, min, max)| !(min..=max).contains(&v))
+        {
+            return Err(ConfigError::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+            });
         }
         self.scoring.validate().map_err(ConfigError::Scoring)?;
         if matches!(&self.fork_filter, ForkFilter::Fixed(d) if d.is_empty()) {

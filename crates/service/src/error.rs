@@ -17,6 +17,18 @@ pub enum ConfigError {
     /// The diversity policy rejected its configuration.
     #[error("policy: {0}")]
     Policy(#[source] discguard_policy::ConfigError),
+    /// A count is outside its range.
+    #[error("{field} is {value}, outside {min}..={max}")]
+    OutOfRange {
+        /// The config field.
+        field: &'static str,
+        /// The value given.
+        value: u64,
+        /// Smallest allowed.
+        min: u64,
+        /// Largest allowed.
+        max: u64,
+    },
     /// The scoring configuration is invalid.
     #[error("{0}")]
     Scoring(#[source] discguard_scoring::ConfigError),

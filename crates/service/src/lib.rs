@@ -19,8 +19,11 @@
 //! - `Discovered` ENRs and lookup results are candidates: a bounded queue
 //!   feeds a verifier that PINGs them (bounded concurrency) and offers those
 //!   that answer to the view.
-//! - Refresh lookups (sigp `find_node`) keep the view filled; liveness
-//!   PINGs evict entries that stop answering.
+//! - Lookups are discguard's own (`discguard_lookup`: disjoint paths,
+//!   group-diverse answers, private modes), seeded from the view and driven
+//!   one `find_node_designated_peer` at a time; every answer is judged and
+//!   scored. Refresh lookups keep the view filled; liveness PINGs evict
+//!   entries that stop answering.
 //!
 //! Metrics are recorded through the `metrics` facade ([`metrics`]); the
 //! binary installs the Prometheus exporter.
@@ -50,8 +53,10 @@ mod risk;
 mod service;
 
 pub use config::{ForkFilter, ServiceConfig};
+pub use discguard_lookup;
 pub use discv5;
 pub use enr;
 pub use error::{ConfigError, StartError};
 pub use filter_bans::FilterBanFeed;
+pub use service::lookups::{LookupOptions, LookupOutcome, TargetKind};
 pub use service::{Admission, ServiceHandle, StaticReject, ViewRecord};

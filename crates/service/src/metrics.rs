@@ -37,6 +37,9 @@ pub const LOOKUPS: &str = "discguard_lookups_total";
 pub const LOOKUP_DURATION: &str = "discguard_lookup_duration_seconds";
 /// Nodes returned by a lookup.
 pub const LOOKUP_RESULTS: &str = "discguard_lookup_result_nodes";
+/// FINDNODE requests lookups sent (labels `lookup`: real or cover;
+/// `outcome`: ok, timeout or error).
+pub const LOOKUP_QUERIES: &str = "discguard_lookup_queries_total";
 /// Candidate ENRs (label `outcome`: queued, dropped_queue_full, rejected_static, rejected_policy, verified, unreachable).
 pub const CANDIDATES: &str = "discguard_candidates_total";
 /// PINGs sent (labels `purpose`: verify or liveness; `outcome`: ok or failed).
@@ -200,6 +203,11 @@ pub fn describe() {
         "Nodes returned by one iterative lookup."
     );
     describe_counter!(
+        LOOKUP_QUERIES,
+        Unit::Count,
+        "FINDNODE requests sent by lookups; label lookup is real or cover (dummy lookups of cover mode), outcome ok, timeout or error."
+    );
+    describe_counter!(
         CANDIDATES,
         Unit::Count,
         "Candidate ENRs seen by the verifier; label outcome says what became of them."
@@ -286,6 +294,12 @@ pub const CAP_REASONS: [&str; 6] = [
 pub fn register_zeroes() {
     for outcome in ["ok", "error"] {
         metrics::counter!(LOOKUPS, "outcome" => outcome).increment(0);
+    }
+    for lookup in ["real", "cover"] {
+        for outcome in ["ok", "timeout", "error"] {
+            metrics::counter!(LOOKUP_QUERIES, "lookup" => lookup, "outcome" => outcome)
+                .increment(0);
+        }
     }
     for reason in CAP_REASONS.into_iter().chain(["bucket_full"]) {
         metrics::counter!(POLICY_REJECTIONS, "table" => "view", "reason" => reason).increment(0);

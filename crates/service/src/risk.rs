@@ -158,6 +158,11 @@ impl RiskTracker {
             .flatten()
     }
 
+    /// The table's network-size estimate, when it has one.
+    pub(crate) fn table_network_size(&self) -> Option<f64> {
+        *self.network_size.lock()
+    }
+
     /// Remembers the table's network-size estimate for the lookup test.
     pub(crate) fn set_network_size(&self, n_hat: Option<f64>) {
         *self.network_size.lock() = n_hat;

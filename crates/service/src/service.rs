@@ -37,6 +37,9 @@ use crate::metrics as m;
 use crate::network::enr_fork_digest;
 use crate::risk::{RiskTracker, Scope};
 
+pub(crate) mod lookups;
+use lookups::{LookupOptions, LookupOutcome, TargetKind};
+
 /// What the view keeps per entry besides its groups.
 #[derive(Clone, Debug)]
 pub struct ViewRecord {
@@ -990,64 +993,75 @@ impl ServiceHandle {
         }
     }
 
-    /// Runs one iterative lookup (sigp `find_node`) and queues what it finds;
-    /// returns how many nodes it found. The refresh loop runs this.
+    /// Runs one refresh lookup with the node's settings and queues what it
+    /// finds; returns how many nodes it found. The refresh loop runs this.
     pub async fn run_lookup(&self, target: NodeId) -> usize {
-        self.lookup(target).await.len()
+        self.lookup_recorded(target, self.lookup_options(), TargetKind::Random)
+            .await
+            .found
+            .len()
     }
 
-    /// Runs one iterative lookup (sigp `find_node`) towards `target`, queues
-    /// what it finds as candidates (they are PINGed and offered to the view
-    /// like any other), and returns the ENRs found, closest to `target`
-    /// first. Empty when discv5's table is empty (nothing to ask yet), when
-    /// the lookup fails, or once the service is shut down.
+    /// Runs one lookup (discguard's engine, `discguard_lookup`) towards the node
+    /// `target` with the node's settings, queues what it finds as
+    /// candidates (they are PINGed and offered to the view like any
+    /// other), and returns the ENRs found, closest to `target` first. Empty
+    /// when there is nothing to ask yet (empty view, no bootnodes), when no
+    /// node answered, or once the service is shut down.
     pub async fn lookup(&self, target: NodeId) -> Vec<Enr> {
+        self.lookup_recorded(target, self.lookup_options(), TargetKind::Node)
+            .await
+            .found
+    }
+
+    /// [`Self::lookup_with`], counted in the lookup metrics and the risk
+    /// measures.
+    pub async fn lookup_recorded(
+        &self,
+        target: NodeId,
+        options: LookupOptions,
+        kind: TargetKind,
+    ) -> LookupOutcome {
         let started = Instant::now();
-        let lookup = {
-            let discv5 = self.inner.discv5.read();
-            if discv5.table_entries_id().is_empty() {
-                // Nothing to ask yet: wait for bootnodes or inbound contact.
-                return Vec::new();
-            }
-            discv5.find_node(target)
-        };
-        let result = lookup.await;
+        let outcome = self.lookup_with(target, options, kind).await;
         metrics::histogram!(m::LOOKUP_DURATION).record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(found) => {
-                metrics::counter!(m::LOOKUPS, "outcome" => "ok").increment(1);
-                metrics::histogram!(m::LOOKUP_RESULTS).record(found.len() as f64);
-                self.inner.lookups_ok.fetch_add(1, Ordering::Relaxed);
-                *self.inner.last_lookup_ok.lock() = Some(Instant::now());
-                metrics::gauge!(m::LOOKUP_LAST_SUCCESS).set(unix_now());
-                let results: Vec<(RawId, discguard_netgroup::NetGroups)> = found
-                    .iter()
-                    .filter_map(|enr| {
-                        let socket = enr_udp_socket(enr)?;
-                        Some((
-                            raw(&enr.node_id()),
-                            self.inner.classifier.groups(socket.ip()),
-                        ))
-                    })
-                    .collect();
-                self.inner.risk.looked_up(
-                    &raw(&self.inner.local_id),
-                    &raw(&target),
-                    &results,
-                    &self.table_keyspace(),
-                );
-                debug!(%target, found = found.len(), "lookup finished");
-                for enr in &found {
-                    self.offer_candidate(enr.clone());
-                }
-                found
-            }
-            Err(e) => {
-                metrics::counter!(m::LOOKUPS, "outcome" => "error").increment(1);
-                debug!(%target, error = ?e, "lookup failed");
-                Vec::new()
-            }
+        // discv5 reported a lookup no node answered as an error; so do we.
+        if outcome.summary.queries == 0 {
+            // Nothing to ask yet (empty view, no bootnodes): not a lookup.
+            return outcome;
         }
+        if outcome.summary.queries == outcome.summary.failures {
+            metrics::counter!(m::LOOKUPS, "outcome" => "error").increment(1);
+            debug!(%target, queries = outcome.summary.queries, "lookup failed: no node answered");
+            return LookupOutcome {
+                found: Vec::new(),
+                ..outcome
+            };
+        }
+        let found = &outcome.found;
+        metrics::counter!(m::LOOKUPS, "outcome" => "ok").increment(1);
+        metrics::histogram!(m::LOOKUP_RESULTS).record(found.len() as f64);
+        self.inner.lookups_ok.fetch_add(1, Ordering::Relaxed);
+        *self.inner.last_lookup_ok.lock() = Some(Instant::now());
+        metrics::gauge!(m::LOOKUP_LAST_SUCCESS).set(unix_now());
+        let results: Vec<(RawId, discguard_netgroup::NetGroups)> = found
+            .iter()
+            .filter_map(|enr| {
+                let socket = enr_udp_socket(enr)?;
+                Some((
+                    raw(&enr.node_id()),
+                    self.inner.classifier.groups(socket.ip()),
+                ))
+            })
+            .collect();
+        self.inner.risk.looked_up(
+            &raw(&self.inner.local_id),
+            &raw(&target),
+            &results,
+            &self.table_keyspace(),
+        );
+        debug!(%target, found = found.len(), queries = outcome.summary.queries, privacy = %options.privacy, "lookup finished");
+        outcome
     }
 
     /// Runs [`ServiceHandle::lookup`] and describes what it found as
@@ -1057,6 +1071,11 @@ impl ServiceHandle {
     /// been asked) is left out.
     pub async fn lookup_peers(&self, target: NodeId) -> Vec<PeerInfo> {
         let found = self.lookup(target).await;
+        self.peer_infos(&found)
+    }
+
+    /// The found ENRs as [`PeerInfo`]s ([`Self::lookup_peers`]).
+    pub fn peer_infos(&self, found: &[Enr]) -> Vec<PeerInfo> {
         let now = Instant::now();
         let local = raw(&self.inner.local_id);
         let state = self.inner.state.read();
@@ -1146,20 +1165,7 @@ impl ServiceHandle {
             }
         };
         metrics::counter!(m::PROBES, "outcome" => "ok").increment(1);
-        let records: Vec<Record> = nodes
-            .iter()
-            .map(|r| {
-                let socket = enr_udp_socket(r);
-                Record {
-                    id: raw(&r.node_id()),
-                    groups: socket.map(|s| self.inner.classifier.groups(s.ip())),
-                    routable: socket.is_some_and(|s| {
-                        self.inner.config.allow_private_addresses || addr_class(s.ip()).is_public()
-                    }),
-                    fork_ok: self.fork_check(r).is_ok(),
-                }
-            })
-            .collect();
+        let records: Vec<Record> = nodes.iter().map(|r| self.record_of(r)).collect();
         let verdict =
             discguard_scoring::judge(&id, &distances, &records, &self.inner.config.answer_rules);
         for event in std::iter::once(ScoreEvent::PingAnswered).chain(verdict.events.iter().copied())
