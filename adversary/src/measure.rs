@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use discguard_service::api::{BansResponse, LookupResponse};
 
 use crate::population::Placement;
-use crate::report::{EngineLookups, LookupEngine, LookupStats};
+use crate::report::{EngineLookups, LookupEngine, LookupStats, MissedTarget};
 
 /// A set's size and how much of it the attacker holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +223,7 @@ pub fn halving(samples: &[(f64, f64)]) -> Option<Halving> {
 /// Running counts of a victim's lookups for existing node IDs: one
 /// [`LookupTally::record`] per lookup, then [`LookupTally::stats`] or
 /// [`LookupTally::engine`].
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LookupTally {
     lookups: usize,
     found: usize,
@@ -237,7 +237,11 @@ pub struct LookupTally {
     agreement: f64,
     millis: u64,
     cut_short: usize,
+    missed: Vec<String>,
 }
+
+/// Targets listed per engine that its lookups did not find (the first few).
+pub const MISSED_SHOWN: usize = 10;
 
 impl LookupTally {
     /// Counts one lookup for `target` (64 hex digits): its answer, or
@@ -253,6 +257,7 @@ impl LookupTally {
         self.lookups += 1;
         let Some(a) = answer else {
             self.errors += 1;
+            self.miss(target);
             return;
         };
         if let Some(e) = &a.engine {
@@ -266,6 +271,7 @@ impl LookupTally {
         }
         if a.peers.is_empty() {
             self.errors += 1;
+            self.miss(target);
             return;
         }
         if a.peers
@@ -273,6 +279,8 @@ impl LookupTally {
             .any(|p| p.node_id.eq_ignore_ascii_case(target))
         {
             self.found += 1;
+        } else {
+            self.miss(target);
         }
         let c = SetCount::of(a.peers.iter().map(|p| p.node_id.as_str()), |id| {
             is_attacker(id)
@@ -280,6 +288,12 @@ impl LookupTally {
         self.results.total += c.total;
         self.results.attacker += c.attacker;
         self.attacker_free += usize::from(c.attacker == 0);
+    }
+
+    fn miss(&mut self, target: &str) {
+        if self.missed.len() < MISSED_SHOWN {
+            self.missed.push(target.to_string());
+        }
     }
 
     /// The counts as a victim's [`LookupStats`].
@@ -315,6 +329,14 @@ impl LookupTally {
             mean_failures: mean(self.failures as f64),
             cut_short: (n > 0).then_some(self.cut_short),
             mean_millis: mean(self.millis as f64),
+            missed: self
+                .missed
+                .iter()
+                .map(|id| MissedTarget {
+                    node_id: id.clone(),
+                    ..MissedTarget::default()
+                })
+                .collect(),
         }
     }
 }
@@ -558,6 +580,8 @@ mod tests {
         assert_eq!((s.success_rate, s.attacker_share), (0.25, 0.2));
         let e = t.engine(0.2, LookupEngine::DiscguardDisjoint);
         assert_eq!((e.attacker_free, e.summaries), (1, 3));
+        let missed: Vec<&str> = e.missed.iter().map(|m| m.node_id.as_str()).collect();
+        assert_eq!(missed, ["t2", "t3", "t4"], "not found, empty, HTTP error");
         assert_eq!(e.mean_queries, Some(20.0));
         assert_eq!(e.mean_agreement, Some(0.5));
         assert_eq!((e.mean_rounds, e.cut_short), (Some(2.0), Some(0)));

@@ -383,6 +383,25 @@ pub struct EngineLookups {
     pub cut_short: Option<usize>,
     /// Mean milliseconds per lookup (`engine.millis`).
     pub mean_millis: Option<f64>,
+    /// The first targets the engine did not find (at most
+    /// [`crate::measure::MISSED_SHOWN`]), with how crowded their groups
+    /// are.
+    #[serde(default)]
+    pub missed: Vec<MissedTarget>,
+}
+
+/// A target a lookup did not find, and the crowd it lives in (honest
+/// nodes of the network in its /16 and its AS, itself included): answers
+/// are trimmed per group, so a target in a crowded group may never be
+/// followed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissedTarget {
+    /// Node ID, 64 hex digits.
+    pub node_id: String,
+    /// Honest nodes in its /16.
+    pub slash16_nodes: usize,
+    /// Honest nodes in its AS.
+    pub asn_nodes: usize,
 }
 
 /// The observer model's numbers of one privacy mode at one fraction of

@@ -343,7 +343,8 @@ impl std::str::FromStr for PrivacyMode {
     }
 }
 
-/// Most cover lookups the service runs per lookup (`cover=0..=4`).
+/// Most cover lookups the service runs per lookup (`cover=1..=4`,
+/// docs/lookup.md "API").
 const MAX_COVER: usize = 4;
 
 /// `query-observer` parameters.
@@ -369,7 +370,7 @@ pub struct QueryObserver {
     /// targets in every mode).
     #[arg(long, default_value_t = 30)]
     pub lookups: usize,
-    /// Dummy (cover) lookups per lookup in the modes with cover (0..=4).
+    /// Dummy (cover) lookups per lookup in the modes with cover (1..=4).
     #[arg(long, default_value_t = 2)]
     pub cover: usize,
 }
@@ -400,8 +401,8 @@ impl QueryObserver {
                 self.common.honest
             );
         }
-        if self.cover > MAX_COVER {
-            bail!("--cover {} is out of range 0..={MAX_COVER}", self.cover);
+        if !(1..=MAX_COVER).contains(&self.cover) {
+            bail!("--cover {} is out of range 1..={MAX_COVER}", self.cover);
         }
         Ok(())
     }
@@ -661,6 +662,21 @@ impl Network {
         parse_node_id(hex)
             .and_then(|id| self.roles.get(&id))
             .is_some_and(|r| r.is_attacker())
+    }
+
+    /// Honest nodes in the /16 and in the AS of the node with this hex ID
+    /// (itself included); (0, 0) for a node the harness did not place.
+    fn crowd_of(&self, hex: &str) -> (usize, usize) {
+        let Some(p) = parse_node_id(hex).and_then(|id| self.placed.get(&id)) else {
+            return (0, 0);
+        };
+        let slash16 = self
+            .honest
+            .iter()
+            .filter(|h| h.slash16() == p.slash16())
+            .count();
+        let asn = self.honest.iter().filter(|h| h.asn == p.asn).count();
+        (slash16, asn)
     }
 
     fn is_flaky(&self, hex: &str) -> bool {
@@ -1432,7 +1448,13 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
             run.risk = risk;
             run.poisoners = Some(f);
             runs.push(run);
-            engines.extend(tally.iter().map(|(e, t)| t.engine(f, *e)));
+            engines.extend(tally.iter().map(|(e, t)| {
+                let mut l = t.engine(f, *e);
+                for m in &mut l.missed {
+                    (m.slash16_nodes, m.asn_nodes) = net.crowd_of(&m.node_id);
+                }
+                l
+            }));
         }
         let r = net.report("lookup-poisoning", json!({}), args.sybils, Vec::new());
         for (sum, x) in start_costs.iter_mut().zip([
