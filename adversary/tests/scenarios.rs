@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use discguard_adversary::measure::halving;
 use discguard_adversary::relay::{LossyRelay, RelayConfig, RelayCounts};
-use discguard_adversary::report::{Counts, MisbehavingHalving, Report, Sample, Shares};
+use discguard_adversary::report::{
+    Counts, LookupEngine, MisbehavingHalving, Report, Sample, Shares,
+};
 use discguard_adversary::victims::Defense;
 use tokio::net::UdpSocket;
 
@@ -221,7 +223,8 @@ fn id_mining_fills_near_buckets_of_the_undefended_victim() {
 }
 
 /// False friends: every victim runs the same lookups for existing node IDs;
-/// success and the attacker share of results are measured per victim.
+/// success and the attacker share of results are measured per victim and
+/// per lookup engine (discguard asked with one path and with three).
 #[test]
 fn lookup_poisoning_measures_success_and_result_share() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -250,18 +253,199 @@ fn lookup_poisoning_measures_success_and_result_share() {
     );
     assert_eq!(r.scenario, "lookup-poisoning");
     assert_eq!(r.network.poisoners, 16, "20% of 80");
+    assert_eq!(r.runs.len(), 3, "one network, three victims");
     for x in &r.runs {
+        assert_eq!(x.poisoners, Some(0.2));
         let l = x.lookups.expect("lookups measured");
         assert_eq!(l.lookups, 6);
         assert!(l.results.total > 0, "{}: lookups found nodes", x.defense);
     }
-    // Poisoners are in honest tables and answer with Sybils: some lookup
-    // results are Sybils for at least one victim.
-    assert!(
-        r.runs
-            .iter()
-            .any(|x| x.lookups.is_some_and(|l| l.results.attacker > 0))
+    // One row per engine, each over the same six targets.
+    let engines: Vec<LookupEngine> = r.lookup_engines.iter().map(|l| l.engine).collect();
+    assert_eq!(engines, LookupEngine::ALL);
+    for l in &r.lookup_engines {
+        assert_eq!((l.poisoners, l.lookups), (0.2, 6), "{}", l.engine);
+        let discguard = matches!(
+            l.engine,
+            LookupEngine::DiscguardSingle | LookupEngine::DiscguardDisjoint
+        );
+        // discguard's engine says how it ran; sigp's find_node does not.
+        assert_eq!(l.summaries, if discguard { 6 } else { 0 }, "{}", l.engine);
+        assert_eq!(l.mean_queries.is_some(), discguard, "{}", l.engine);
+    }
+    let single = &r.lookup_engines[0];
+    assert_eq!(
+        single.mean_agreement,
+        Some(1.0),
+        "one path agrees with itself"
     );
+    // The discguard victim's run holds its default engine: disjoint paths.
+    let dg = r
+        .runs
+        .iter()
+        .find(|x| x.defense == Defense::Discguard)
+        .unwrap();
+    assert_eq!(dg.lookups.unwrap().found, r.lookup_engines[1].found);
+    // Poisoners are in honest tables and answer with Sybils: some lookup
+    // results are Sybils for at least one engine.
+    assert!(r.lookup_engines.iter().any(|l| l.results.attacker > 0));
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Lookup engines under poisoning"));
+    assert!(md.contains("Goal (issue 6): discguard-disjoint finds"));
+    assert!(r.charts.iter().any(|c| c == "lookup-success.svg"));
+    assert!(r.charts.iter().any(|c| c == "share-over-time-f0.2.svg"));
+}
+
+/// The engines compared over a sweep of f (one network per value, same
+/// seed): the same targets for every engine at each f, and three disjoint
+/// paths find at least as many targets as one.
+#[test]
+fn lookup_poisoning_sweeps_f_and_compares_engines() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        &[
+            "lookup-poisoning",
+            "--honest",
+            "80",
+            "--poisoners",
+            "0.1,0.3",
+            "--sybils",
+            "16",
+            "--sybil-groups",
+            "2",
+            "--lookups",
+            "10",
+            "--duration",
+            "10",
+            "--seed",
+            "12",
+            "--port",
+            "32800",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.runs.len(), 6, "3 victims × 2 values of f");
+    assert_eq!(r.network.poisoners, 24, "30% of 80, the largest f");
+    assert_eq!(r.lookup_engines.len(), 8, "4 engines × 2 values of f");
+    for f in [0.1, 0.3] {
+        let at = |e: LookupEngine| {
+            r.lookup_engines
+                .iter()
+                .find(|l| l.poisoners == f && l.engine == e)
+                .unwrap_or_else(|| panic!("no {e} at f = {f}"))
+        };
+        let (single, disjoint) = (
+            at(LookupEngine::DiscguardSingle),
+            at(LookupEngine::DiscguardDisjoint),
+        );
+        assert!(
+            disjoint.success_rate >= single.success_rate,
+            "f = {f}: disjoint {} vs single {}",
+            disjoint.success_rate,
+            single.success_rate
+        );
+        // Three paths ask more nodes than one.
+        assert!(
+            disjoint.mean_queries > single.mean_queries,
+            "f = {f}: {:?} vs {:?} queries",
+            disjoint.mean_queries,
+            single.mean_queries
+        );
+        for e in LookupEngine::ALL {
+            assert_eq!(at(e).lookups, 10);
+        }
+    }
+    // Poison reaches what sigp's find_node returns at every f.
+    for l in &r.lookup_engines {
+        if l.engine == LookupEngine::Discv5Default {
+            assert!(
+                l.results.attacker > 0,
+                "f = {}: {:?}",
+                l.poisoners,
+                l.results
+            );
+        }
+    }
+    let svg = std::fs::read_to_string(dir.path().join("lookup-success.svg")).unwrap();
+    for e in LookupEngine::ALL {
+        assert!(svg.contains(e.name()), "{e} in the chart's legend");
+    }
+}
+
+/// Honest observers of discguard's lookups, no attack: in `prefix` mode
+/// every observed lookup stays consistent with the target's whole p-bit
+/// subtree (observers never learn more than the prefix), and at the
+/// largest fraction of observers `off` names the target more often than
+/// `prefix`.
+#[test]
+fn query_observer_prefix_reveals_no_more_than_the_subtree() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        &[
+            "query-observer",
+            "--honest",
+            "80",
+            "--modes",
+            "off,prefix",
+            "--lookups",
+            "8",
+            "--duration",
+            "10",
+            "--seed",
+            "9",
+            "--port",
+            "32900",
+        ],
+        dir.path(),
+    );
+    assert_eq!(r.scenario, "query-observer");
+    assert_eq!(r.network.attackers, 0);
+    let o = r.observer.as_ref().expect("observer section");
+    assert_eq!(o.known_ids, 83, "80 honest nodes and 3 victims");
+    let sizes: Vec<(f64, usize)> = o.observer_sets.clone();
+    assert_eq!(sizes, [(0.01, 1), (0.05, 4), (0.1, 8), (0.2, 16)]);
+    for m in &o.modes {
+        assert_eq!(m.lookups, 8, "{}", m.mode);
+        assert_eq!(
+            m.privacy.as_deref(),
+            Some(m.mode.as_str()),
+            "the engine ran it"
+        );
+        assert_eq!(m.analysed, 8, "{}: {:?}", m.mode, m.problems);
+    }
+    assert_eq!(o.lookups.len(), 16);
+    for l in &o.lookups {
+        for x in &l.exposure {
+            let e = &x.exposure;
+            assert!(e.real_holds_target, "{} {}: {e:?}", l.mode, l.target);
+            if l.mode == "prefix" {
+                let subtree = l.target_subtree.expect("prefix: subtree counted");
+                assert!(l.revealed_bits < 256);
+                assert_eq!(e.real_holds_subtree, Some(true), "{}: {e:?}", l.target);
+                assert!(e.anonymity_set >= subtree, "{e:?} vs subtree {subtree}");
+                assert!(e.naming_probability <= 1.0 / subtree as f64 + 1e-12);
+            }
+        }
+    }
+    let f_max = 0.2;
+    let naming = |mode: &str| o.at(mode, f_max).unwrap().means.naming_probability;
+    assert!(
+        naming("off") > naming("prefix"),
+        "off {} vs prefix {}",
+        naming("off"),
+        naming("prefix")
+    );
+    // The baselines' success is reported beside discguard's modes.
+    for x in &r.runs {
+        assert_eq!(x.lookups.is_some(), x.defense != Defense::Discguard);
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Query privacy against observers"));
+    assert!(md.contains("Goal (issue 6): at f = 0.2"));
+    let svg = std::fs::read_to_string(dir.path().join("naming-probability.svg")).unwrap();
+    assert!(svg.contains("prefix") && svg.contains("off"));
 }
 
 /// No attack: rejections and entropy against the population.
@@ -401,6 +585,19 @@ fn bad_parameters_are_named() {
             "--loss-min 0.5",
         ),
         (&["flaky-honest", "--loss-max", "2"][..], "--loss-max 2"),
+        (
+            &["lookup-poisoning", "--poisoners", "0.1,0.1"][..],
+            "repeats 0.1",
+        ),
+        (
+            &["query-observer", "--observers", "1.5"][..],
+            "--observers 1.5 is out of range",
+        ),
+        (&["query-observer", "--observers", "0"][..], "--observers 0"),
+        (&["query-observer", "--modes", "bogus"][..], "--modes"),
+        (&["query-observer", "--modes", "off,off"][..], "repeats off"),
+        (&["query-observer", "--cover", "0"][..], "--cover 0"),
+        (&["query-observer", "--lookups", "0"][..], "--lookups 0"),
     ] {
         let out = run(args, dir.path());
         let err = String::from_utf8_lossy(&out.stderr);
