@@ -556,3 +556,59 @@ async fn lookup_endpoint_finds_a_node_through_the_network() -> anyhow::Result<()
     assert!(dg.terminate(Duration::from_secs(10)).await?.success());
     Ok(())
 }
+
+/// The vendored discv5 patch (vendor/discv5/PATCHES.md): a NODES answer to
+/// `find_node_designated_peer` that takes several packets arrives whole.
+/// Node A holds 16 records at log-distance 256, each about 250 bytes (an
+/// `eth2` entry and a 100-byte field, like an Ethereum ENR with its subnet
+/// bitfields): four fit in a 1,280-byte datagram, so A answers in four
+/// packets. Unpatched, the caller got the first packet's four records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn designated_findnode_returns_every_packet() -> anyhow::Result<()> {
+    use discguard_service::discv5::{self, ConfigBuilder, Discv5, Enr, ListenConfig};
+    use discguard_service::enr::CombinedKey;
+
+    async fn node(ip: Ipv4Addr) -> anyhow::Result<(Discv5, Enr)> {
+        let key = CombinedKey::generate_secp256k1();
+        let socket = tokio::net::UdpSocket::bind((ip, 0)).await?;
+        let port = socket.local_addr()?.port();
+        let enr = Enr::builder().ip4(ip).udp4(port).build(&key)?;
+        let listen = ListenConfig::FromSockets {
+            ipv4: Some(std::sync::Arc::new(socket)),
+            ipv6: None,
+        };
+        let config = ConfigBuilder::new(listen).disable_enr_update().build();
+        let mut d = Discv5::new(enr.clone(), key, config).map_err(anyhow::Error::msg)?;
+        d.start().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok((d, enr))
+    }
+    let (mut a, a_enr) = node(Ipv4Addr::new(127, 197, 0, 1)).await?;
+    let (mut b, _) = node(Ipv4Addr::new(127, 197, 0, 2)).await?;
+    let a_key = discv5::Key::from(a_enr.node_id());
+    let mut added = 0;
+    let mut i: u32 = 0;
+    while added < 16 {
+        i += 1;
+        let key = CombinedKey::generate_secp256k1();
+        let ip = Ipv4Addr::new(127, 198, (i / 250) as u8, (i % 250) as u8 + 1);
+        let enr = Enr::builder()
+            .ip4(ip)
+            .udp4(9000)
+            .add_value("eth2", &[7u8; 16].as_slice())
+            .add_value("pad", &[0xabu8; 100].as_slice())
+            .build(&key)?;
+        if a_key.log2_distance(&discv5::Key::from(enr.node_id())) == Some(256)
+            && a.add_enr(enr).is_ok()
+        {
+            added += 1;
+        }
+    }
+    let nodes = b
+        .find_node_designated_peer(a_enr, vec![256])
+        .await
+        .map_err(|e| anyhow::anyhow!("FINDNODE: {e:?}"))?;
+    assert_eq!(nodes.len(), 16, "every packet of the answer arrived");
+    a.shutdown();
+    b.shutdown();
+    Ok(())
+}

@@ -39,7 +39,7 @@ pub const ENUMERATE_MAX: usize = 32;
 /// which a `prefix` lookup stops enumerating: the subtree's members have
 /// been named (each member's answer for the subtree's top distances holds
 /// up to 7/8 of it).
-pub const ENUMERATE_QUIET: usize = 2;
+pub const ENUMERATE_QUIET: usize = 3;
 /// Most candidates a path keeps (closest first): NODES answers are
 /// network-fed, the state they grow must be bounded.
 pub const MAX_CANDIDATES: usize = 256;
@@ -639,19 +639,21 @@ impl<T: Clone> Lookup<T> {
             .collect()
     }
 
-    /// S/Kademlia's majority rule turned into blame. After a converged
-    /// search with at least 3 paths, let R be the `result_size` nodes
-    /// closest to the key among everything seen. A path is *outvoted* when
-    /// none of its closest set is in R while at least two other paths have
-    /// half of theirs or more in R. In an outvoted path, a node whose
-    /// followed records are all outside R and were never learned by another
-    /// path is blamed: its answer led only where no other path went — what
-    /// a poisoner that answers with its own Sybils does, and what its Sybils
-    /// do after it. An honest node on such a path is blamed only when none
-    /// of its records is known to any other path, which the small penalty
-    /// and its decay absorb. Never more than the nodes that answered.
+    /// S/Kademlia's majority rule turned into blame. After a search with at
+    /// least 3 paths (cut short or not: the agreement below is what
+    /// counts), let R be the `result_size` nodes closest to the key among
+    /// everything seen. A path is *outvoted* when at most a quarter of its
+    /// closest set is in R while at least two other paths have half of
+    /// theirs or more in R. In an outvoted path, a node is blamed when at
+    /// least three quarters of the records of its answer that the path
+    /// followed are outside R and were never learned by another path: its
+    /// answer led where no other path went — what a poisoner that answers
+    /// with its own Sybils does, and what its Sybils do after it. An honest
+    /// node ahead of a poisoner on such a path can be blamed too, which the
+    /// small penalty and its decay absorb. Never more than the nodes that
+    /// answered.
     fn outvoted(&self) -> Vec<NodeId> {
-        if self.paths.len() < 3 || self.cut_short || self.phase == Phase::Enumerate {
+        if self.paths.len() < 3 || self.phase == Phase::Enumerate {
             return Vec::new();
         }
         let mut all: Vec<(NodeId, NodeId)> = self
@@ -679,7 +681,7 @@ impl<T: Clone> Lookup<T> {
                 .enumerate()
                 .filter(|&(q, &x)| q != path && x >= half)
                 .count();
-            if o > 0 || agreeing < 2 {
+            if o * 4 > self.config.result_size || agreeing < 2 {
                 continue;
             }
             let mine = 1u8 << path;
@@ -688,10 +690,14 @@ impl<T: Clone> Lookup<T> {
                 {
                     continue;
                 }
-                let foreign = k.gave.iter().all(|g| {
-                    !r.contains(g) && self.known.get(g).is_some_and(|x| x.seen_by == mine)
-                });
-                if foreign {
+                let foreign = k
+                    .gave
+                    .iter()
+                    .filter(|g| {
+                        !r.contains(*g) && self.known.get(*g).is_some_and(|x| x.seen_by == mine)
+                    })
+                    .count();
+                if foreign * 4 >= k.gave.len() * 3 {
                     blamed.push(*id);
                 }
             }
@@ -759,7 +765,8 @@ mod tests {
     //! The lookups run against an in-memory network: a fake of the wire,
     //! fine for this pure logic (the service's tests use real UDP). Its
     //! nodes answer as sigp discv5 does: up to 16 records from the asked
-    //! buckets, in the asked order; each knows up to 8 nodes per bucket.
+    //! buckets, in ascending order of distance; each knows up to 8 nodes
+    //! per bucket.
 
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
@@ -897,9 +904,14 @@ mod tests {
             }
         }
 
+        /// As sigp discv5 answers: the asked distances in ascending order,
+        /// at most 16 records.
         fn answer(&self, i: usize, distances: &[u64]) -> Vec<Candidate<usize>> {
             let mut out = Vec::new();
-            for d in distances {
+            let mut distances = distances.to_vec();
+            distances.sort_unstable();
+            distances.dedup();
+            for d in &distances {
                 for &j in self.tables[i].get(d).into_iter().flatten() {
                     if out.len() < 16 {
                         out.push(self.candidate(j));
@@ -977,8 +989,9 @@ mod tests {
             assert_eq!(result.queries, seen.len());
             // The standard request: the true distance first.
             for s in seen.iter().filter(|s| s.peer != target) {
-                assert_eq!(s.distances[0], distance(&s.peer, &target));
-                assert_eq!(s.distances.len(), 3);
+                let d = distance(&s.peer, &target);
+                let want: Vec<u64> = (d..d + 3).filter(|&x| x <= 256).collect();
+                assert_eq!(s.distances, want);
             }
         }
     }
@@ -1117,18 +1130,30 @@ mod tests {
         );
     }
 
-    /// The blame of outvoted paths lands on the poisoners and their Sybils:
-    /// over the poisoned model's lookups, most blamed nodes are attackers,
-    /// and no honest node is blamed in more than a few lookups.
+    /// The blame of outvoted paths: a path seeded only by a poisoner sees
+    /// nothing but its Sybils (an island no other path reaches) while the
+    /// two honest paths agree; the poisoner and the Sybils it led to are
+    /// blamed, no honest node is. (When a path also holds honest seeds it
+    /// leaves the island once the Sybils run dry and converges with the
+    /// others: then nobody is blamed, as in the poisoned model above.)
     #[test]
     fn outvoted_paths_blame_poisoners() {
         let net = Net::new(1000, 64, 0.2, 13);
         let mut rng = StdRng::seed_from_u64(14);
+        let honest: Vec<usize> = (0..1000).filter(|&i| !net.poisoner[i]).collect();
+        let poisoners: Vec<usize> = (0..1000).filter(|&i| net.poisoner[i]).collect();
         let mut blamed: HashMap<usize, usize> = HashMap::new();
-        for t in 0..60 {
-            let target = net.ids[rng.random_range(0..1000)];
-            let seeds = honest_seeds(&net, &mut rng, 16);
+        let mut lookups_with_blame = 0;
+        for t in 0..30 {
+            let target = net.ids[honest[rng.random_range(0..honest.len())]];
+            // One seed per path: a poisoner and two honest nodes.
+            let seeds = [
+                poisoners[rng.random_range(0..poisoners.len())],
+                honest[rng.random_range(0..honest.len())],
+                honest[rng.random_range(0..honest.len())],
+            ];
             let (r, _) = run(&net, target, &seeds, LookupConfig::default(), t);
+            lookups_with_blame += usize::from(!r.outvoted.is_empty());
             for id in r.outvoted {
                 *blamed.entry(net.index[&id]).or_default() += 1;
             }
@@ -1144,17 +1169,18 @@ mod tests {
             .filter(|(i, _)| !attacker(i))
             .map(|(_, n)| n)
             .sum();
-        let worst_honest = blamed
-            .iter()
-            .filter(|(i, _)| !attacker(i))
-            .map(|(_, n)| *n)
-            .max();
-        eprintln!("blamed: attackers {bad}, honest {good} (worst honest node {worst_honest:?})");
-        assert!(bad > 0, "nobody blamed");
-        assert!(bad >= 4 * good, "attackers {bad} vs honest {good}");
+        eprintln!("blame in {lookups_with_blame} of 30 lookups: attackers {bad}, honest {good}");
+        // 14 of 30 with this seed; in the others the island path either
+        // named a few nodes of R or the honest paths, cut short by the
+        // query budget the island spent, did not agree.
         assert!(
-            worst_honest.unwrap_or(0) <= 3,
-            "an honest node blamed {worst_honest:?} times"
+            lookups_with_blame >= 10,
+            "blame in {lookups_with_blame} of 30"
+        );
+        assert_eq!(good, 0, "honest nodes blamed");
+        assert!(
+            bad >= lookups_with_blame,
+            "the poisoner at least, each time"
         );
     }
 

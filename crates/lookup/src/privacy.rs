@@ -13,8 +13,9 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-/// Distances in one standard request: the true one and its neighbours, as
-/// sigp discv5 (`DISTANCES_TO_REQUEST_PER_PEER = 3`) and geth send them.
+/// Distances in one standard request: the true one and the ones above it,
+/// as many as sigp discv5 (`DISTANCES_TO_REQUEST_PER_PEER = 3`) and geth
+/// send.
 pub const STANDARD_DISTANCES: usize = 3;
 /// Fewest distances in a blurred request (research.md: 4–6).
 pub const BLUR_MIN: usize = 4;
@@ -171,22 +172,18 @@ pub fn common_prefix(a: &NodeId, b: &NodeId) -> u32 {
     log_distance(a, b).map_or(256, |d| 256 - u32::from(d))
 }
 
-/// The standard request to `peer` for `key`: `[d, d+1, d−1]` within
-/// 1..=256 (at 256: `[256, 255, 254]`).
+/// The standard request to `peer` for `key`: the true distance `d` and the
+/// two above it, `[d, d+1, d+2]`, cut at 256 (`[256]` at 256). Only bucket
+/// `d` of the peer holds nodes nearer the key; sigp `discv5` answers the
+/// asked distances in ascending order and stops at 16 records, so a
+/// distance below `d` (sigp's and geth's own `[d, d+1, d−1]`) can fill the
+/// answer with nodes no nearer than the peer. It tells the peer as much:
+/// its exact distance.
 pub fn standard(peer: &NodeId, key: &NodeId) -> Vec<u64> {
     let d = log_distance(peer, key).map_or(1, u64::from);
-    let mut out = vec![d];
-    let mut step = 1;
-    while out.len() < STANDARD_DISTANCES {
-        if d + step <= 256 {
-            out.push(d + step);
-        }
-        if out.len() < STANDARD_DISTANCES && d > step {
-            out.push(d - step);
-        }
-        step += 1;
-    }
-    out
+    (d..d + STANDARD_DISTANCES as u64)
+        .filter(|&x| x <= 256)
+        .collect()
 }
 
 /// A blurred request to `peer` for `key`: [`BLUR_MIN`]–[`BLUR_MAX`]
@@ -247,10 +244,10 @@ mod tests {
     }
 
     #[test]
-    fn standard_is_the_true_distance_then_neighbours() {
+    fn standard_is_the_true_distance_then_the_ones_above() {
         let peer = [0u8; 32];
-        assert_eq!(standard(&peer, &id(0x80)), vec![256, 255, 254]);
-        assert_eq!(standard(&peer, &id(0x20)), vec![254, 255, 253]);
+        assert_eq!(standard(&peer, &id(0x80)), vec![256]);
+        assert_eq!(standard(&peer, &id(0x20)), vec![254, 255, 256]);
         let mut near = [0u8; 32];
         near[31] = 1;
         assert_eq!(standard(&peer, &near), vec![1, 2, 3]);
