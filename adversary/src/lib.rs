@@ -7,10 +7,11 @@
 //! - the victims, each in its own process: the real `discguard` binary and
 //!   the plain discv5 baselines ([`victims`], [`victim`]);
 //! - the scenarios `sybil-flood`, `id-mining`, `lookup-poisoning`,
-//!   `baseline`, `keyspace-detection`, `flaky-honest` ([`scenario`]), the
-//!   lossy relay in front of flaky honest nodes ([`relay`]), what they
-//!   measure ([`measure`], [`procstat`]) and the report they write
-//!   ([`report`], [`chart`]);
+//!   `query-observer`, `baseline`, `keyspace-detection`, `flaky-honest`
+//!   ([`scenario`]), the lossy relay in front of flaky honest nodes
+//!   ([`relay`]), what they measure ([`measure`], [`procstat`], and what
+//!   nodes asked by a lookup learn of its target: [`observer`]) and the
+//!   report they write ([`report`], [`chart`]);
 //! - the local testnet of the README ([`testnet`]), with real Lodestar
 //!   discv5 nodes in a Node.js process ([`lodestar`]) and the simple honest
 //!   nodes the integration tests use ([`honest`]).

@@ -66,9 +66,9 @@ pub fn common_prefix(a: &NodeId, b: &NodeId) -> u32 {
 /// it (crates/lookup/src/privacy.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DistanceModel {
-    /// `off` (and `cover`): `[d, d+1, d−1]`, the true distance d first
-    /// (`privacy::standard`). x is consistent with (o, D) iff
-    /// `dist(o, x) = D[0]`.
+    /// `off` (and `cover`): `[d, d+1, d+2]` cut at 256, the true distance
+    /// d first (`privacy::standard`; sigp's own `[d, d+1, d−1]` also puts
+    /// it first). x is consistent with (o, D) iff `dist(o, x) = D[0]`.
     Standard,
     /// `blur`: 4–6 consecutive distances, shuffled, one of them the true
     /// one (`privacy::blurred`). x is consistent iff `dist(o, x) ∈ D`.
@@ -419,21 +419,10 @@ mod tests {
     }
 
     /// The standard request of discguard-lookup (`privacy::standard`),
-    /// restated: [d, d+1, d−1] within 1..=256.
+    /// restated: [d, d+1, d+2] cut at 256.
     fn standard(peer: &NodeId, key: &NodeId) -> Vec<u64> {
         let d = engine_distance(peer, key);
-        let mut out = vec![d];
-        let mut step = 1;
-        while out.len() < 3 {
-            if d + step <= 256 {
-                out.push(d + step);
-            }
-            if out.len() < 3 && d > step {
-                out.push(d - step);
-            }
-            step += 1;
-        }
-        out
+        (d..d + 3).filter(|&x| x <= 256).collect()
     }
 
     /// Sixteen IDs, one per value of the top nibble (so every pair differs
@@ -451,7 +440,8 @@ mod tests {
         assert_eq!(engine_distance(&a, &id(0, 1)), 1);
         assert_eq!(common_prefix(&a, &a), 256);
         assert_eq!(common_prefix(&a, &id(0x10, 0)), 3);
-        assert_eq!(standard(&a, &id(0x20, 0)), vec![254, 255, 253]);
+        assert_eq!(standard(&a, &id(0x20, 0)), vec![254, 255, 256]);
+        assert_eq!(standard(&a, &id(0x80, 0)), vec![256]);
     }
 
     #[test]

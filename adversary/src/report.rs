@@ -18,9 +18,13 @@
 //!            "bans": {"total", "attacker", "false_bans", "flaky", "other",
 //!                     "banned_honest_ids": […], "ip_bans", …} | null,
 //!            "halving": {"table": H, "view": H | null, "served": H} | null,
-//!            "flaky": {…} | null,
+//!            "flaky": {…} | null, "poisoners": f | null,
 //!            "cost": {"cpu_seconds": …, "peak_rss_mib": …}, …}],
-//!  "flaky": {…} | null}
+//!  "flaky": {…} | null,
+//!  "lookup_engines": [{"poisoners": f, "engine": "discguard-disjoint", "lookups": …,
+//!                      "found": …, "success_rate": …, "attacker_share": …, …}],
+//!  "observer": {"modes": […], "exposure": [{"mode", "observers", "naming_probability", …}],
+//!               "lookups": […], …} | null}
 //! ```
 //!
 //! Shares are fractions in [0, 1]; a share of an empty set is 0 and its
@@ -282,6 +286,11 @@ pub const GOAL_OBSERVERS: f64 = 0.2;
 pub const GOAL_NAMING: f64 = 0.05;
 /// … at no more than this many times the FINDNODE messages of `off`.
 pub const GOAL_MESSAGES_VS_OFF: f64 = 1.5;
+
+/// The anonymity target k of `prefix` mode the goal was designed around
+/// (`discguard_lookup::privacy::DEFAULT_PREFIX_K`, docs/lookup.md): a
+/// subtree of k to 2k nodes names the target with probability ≤ 1/k.
+pub const PREFIX_K_DESIGN: u64 = 20;
 
 /// Whether `x` is the sweep value `goal` (parsed from a flag: compare with
 /// a tolerance).
@@ -1249,7 +1258,7 @@ impl Report {
             .collect();
         let _ = writeln!(
             s,
-            "No attack. The discguard victim looks up the same existing node IDs once per privacy mode, with `transcript=true`. Observers are honest nodes: the first round(f × {}) of one seeded shuffle, so the sets are nested ({}). An observer sees the FINDNODE requests sent to it. The model (docs/adversary.md): the observers pool what they saw, link the requests of one lookup (same `lookup` index) but cannot tell the real lookup from its cover lookups, know the mode, the cover count and the bits revealed, and know every node ID of the network (N = {} IDs: honest nodes and victims). Naming probability = the chance their best guess (the most likely ID, ties split) is the target; anonymity set = IDs with posterior > 0; H/log2 N = normalised entropy (1 = nothing learned); seen = lookups whose real lookup sent at least one FINDNODE to an observer. The sigp baselines ask the standard distances `[d, d+1, d−1]`, so what they leak equals `off`; only their success is reported (\"Lookups for existing node IDs\").\n",
+            "No attack. The discguard victim looks up the same existing node IDs once per privacy mode, with `transcript=true`. Observers are honest nodes: the first round(f × {}) of one seeded shuffle, so the sets are nested ({}). An observer sees the FINDNODE requests sent to it. The model (docs/adversary.md): the observers pool what they saw, link the requests of one lookup (same `lookup` index) but cannot tell the real lookup from its cover lookups, know the mode, the cover count and the bits revealed, and know every node ID of the network (N = {} IDs: honest nodes and victims). Naming probability = the chance their best guess (the most likely ID, ties split) is the target; anonymity set = IDs with posterior > 0; H/log2 N = normalised entropy (1 = nothing learned); seen = lookups whose real lookup sent at least one FINDNODE to an observer. The sigp baselines ask `[d, d+1, d−1]` and discguard's `off` asks `[d, d+1, d+2]`: both tell the node asked its exact distance d, so what the baselines leak equals `off`; only their success is reported (\"Lookups for existing node IDs\").\n",
             o.honest,
             sets.join(", "),
             o.known_ids,
@@ -1333,6 +1342,20 @@ impl Report {
                 None => "**not measured**",
             };
             let _ = writeln!(s, "- `{}`: {verdict}: {naming}, {cost}.", g.mode);
+        }
+        for m in &o.modes {
+            let Some(p) = m.mean_revealed_bits.filter(|&p| p < 256.0) else {
+                continue;
+            };
+            let n = o.known_ids as f64;
+            let design = (n / PREFIX_K_DESIGN as f64).max(1.0).log2().floor();
+            let _ = writeln!(
+                s,
+                "- `{}` revealed p = {p:.1} bits on average (the service's N̂ sets it): subtrees of about {:.0} of the {} known IDs; k = {PREFIX_K_DESIGN}, the design point of 1/k = 0.05, would be p = ⌊log2(N/k)⌋ = {design:.0}.",
+                m.mode,
+                n / 2f64.powf(p),
+                o.known_ids,
+            );
         }
         let by_prefix = o
             .goal()

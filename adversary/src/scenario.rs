@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `sybil-flood` | M Sybils in G groups PING the victims every few seconds and answer FINDNODE with Sybils only; swept over G | A_T, A_V, A_P over time and at the end; A_max |
 //! | `id-mining` | Sybils whose node IDs are mined to share ≥ k leading bits with each victim, on a few IPs | attacker share of the near buckets and of served peers |
-//! | `lookup-poisoning` | a fraction f of honest-looking nodes answer every FINDNODE with Sybils only | lookups for existing node IDs that find their target; A_L |
+//! | `lookup-poisoning` | a fraction f of honest-looking nodes answer every FINDNODE with Sybils only; swept over f | per lookup engine (discguard with one path and with three disjoint paths, sigp's `find_node`): lookups for existing node IDs that find their target; A_L; queries, rounds, agreement |
+//! | `query-observer` | none | per privacy mode and fraction of honest observers: the probability they name a lookup's target, its anonymity set, messages against `off` |
 //! | `baseline` | none | policy rejections of honest nodes; group entropy of served peers against random samples of the population |
 //! | `flaky-honest` | none: a fraction of honest nodes lose 10–30% of their packets (a lossy relay in front of each) | flaky nodes banned (goal 0), their share of table, view and served peers against their share of the network, their scores in discguard's view, the relays' realised loss |
 //!
@@ -275,7 +276,7 @@ fn check_fractions(flag: &str, values: &[f64], lo_open: bool, hi_open: bool) -> 
 /// and whether dummy (cover) lookups run alongside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PrivacyMode {
-    /// Standard distances `[d, d+1, d−1]`.
+    /// Standard distances `[d, d+1, d+2]`: the true one first.
     Off,
     /// 4–6 consecutive distances around the true one.
     Blur,
