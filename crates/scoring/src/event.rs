@@ -81,14 +81,6 @@ pub const SEQ_CHURN: i32 = -5;
 /// [`MAX_ADDRESS_CHANGES_PER_HOUR`](crate::MAX_ADDRESS_CHANGES_PER_HOUR)
 /// times in an hour: address hopping dodges per-group caps.
 pub const ADDRESS_CHURN: i32 = -5;
-/// Of the records a node returned whose fate we learned, three in four were
-/// refused by the view's group caps (per bucket or per table; see
-/// [`USEFULNESS_SAMPLE`](crate::USEFULNESS_SAMPLE)): its answers keep
-/// pointing into groups that already hold their share — a poisoner pointing
-/// at Sybils in a few networks, or an honest node in a crowded hosting AS.
-/// Not proof: staleness class, mid tolerance (issue 5: "nodes whose returned
-/// peers are ... mostly from one group").
-pub const CAPPED_ANSWERS: i32 = -5;
 /// In a lookup of 3 or more disjoint paths, the node's answer led its
 /// path only where no other path went, and that path ended with nothing in
 /// the closest set the other paths agreed on (`discguard_lookup`'s
@@ -128,8 +120,6 @@ pub enum Event {
     SeqChurn,
     /// [`ADDRESS_CHURN`].
     AddressChurn,
-    /// [`CAPPED_ANSWERS`].
-    CappedAnswers,
     /// [`OUTVOTED_ANSWER`].
     OutvotedAnswer,
     /// [`PING_ANSWERED`].
@@ -140,7 +130,7 @@ pub enum Event {
 
 impl Event {
     /// Every event, for metrics labels and documentation.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 14] = [
         Self::WrongDistance,
         Self::TooManyRecords,
         Self::DuplicateRecords,
@@ -152,7 +142,6 @@ impl Event {
         Self::RequestTimeout,
         Self::SeqChurn,
         Self::AddressChurn,
-        Self::CappedAnswers,
         Self::OutvotedAnswer,
         Self::PingAnswered,
         Self::UsefulAnswers,
@@ -172,7 +161,6 @@ impl Event {
             Self::RequestTimeout => REQUEST_TIMEOUT,
             Self::SeqChurn => SEQ_CHURN,
             Self::AddressChurn => ADDRESS_CHURN,
-            Self::CappedAnswers => CAPPED_ANSWERS,
             Self::OutvotedAnswer => OUTVOTED_ANSWER,
             Self::PingAnswered => PING_ANSWERED,
             Self::UsefulAnswers => USEFUL_ANSWERS,
@@ -193,7 +181,6 @@ impl Event {
             | Self::RequestTimeout
             | Self::SeqChurn
             | Self::AddressChurn
-            | Self::CappedAnswers
             | Self::OutvotedAnswer => Class::Staleness,
             Self::PingAnswered | Self::UsefulAnswers => Class::Credit,
         }
@@ -213,7 +200,6 @@ impl Event {
             Self::RequestTimeout => "request_timeout",
             Self::SeqChurn => "seq_churn",
             Self::AddressChurn => "address_churn",
-            Self::CappedAnswers => "capped_answers",
             Self::OutvotedAnswer => "outvoted_answer",
             Self::PingAnswered => "ping_answered",
             Self::UsefulAnswers => "useful_answers",

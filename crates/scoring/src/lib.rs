@@ -80,21 +80,8 @@ pub const BANNED_PEERS_PER_IP: usize = 5;
 pub const DEFAULT_MAX_PEERS: usize = 16_384;
 /// Events kept per peer for `/v1/table`.
 pub const RECENT_EVENTS: usize = 8;
-/// What became of a record a node returned ([`Scoreboard::returned_fate`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Fate {
-    /// It answered our PING.
-    Alive,
-    /// It did not answer.
-    Dead,
-    /// The view refused it for a group cap (per bucket or per table), so it
-    /// was never PINGed.
-    Capped,
-}
-
-/// Returned records whose fate is known before a node's answers are judged
-/// useful, mostly dead (three in four dead) or mostly capped (three in four
-/// refused by a group cap).
+/// Returned records PINGed before a node's answers are judged useful or
+/// mostly dead (three in four dead).
 pub const USEFULNESS_SAMPLE: u16 = 8;
 /// ENR sequence bumps per hour that cost nothing.
 pub const MAX_SEQ_BUMPS_PER_HOUR: usize = 12;
@@ -262,7 +249,6 @@ struct Peer {
     recent: VecDeque<Recorded>,
     live: u16,
     dead: u16,
-    capped: u16,
     seq: Option<u64>,
     socket: Option<SocketAddr>,
     seq_bumps: VecDeque<UnixMillis>,
@@ -460,7 +446,7 @@ impl Scoreboard {
     }
 
     /// Remembers that `reporter` returned the records `ids`, so that their
-    /// PINGs credit or blame it ([`Scoreboard::returned_fate`]). Bounded
+    /// PINGs credit or blame it ([`Scoreboard::returned_answered`]). Bounded
     /// by [`PROVENANCE_CAPACITY`]: the oldest are forgotten first; a record
     /// returned by several nodes is credited to the last.
     pub fn returned(&mut self, reporter: &NodeId, ids: impl IntoIterator<Item = NodeId>) {
@@ -476,39 +462,33 @@ impl Scoreboard {
         }
     }
 
-    /// What became of a record some node returned: it answered a PING, did
-    /// not, or the view refused it for a group cap before any PING. Every
-    /// [`USEFULNESS_SAMPLE`] such fates, the node that returned them is
+    /// A record some node returned was PINGed: `alive` if it answered. Every
+    /// [`USEFULNESS_SAMPLE`] such PINGs, the node that returned them is
     /// credited ([`Event::UsefulAnswers`], half or more alive) or blamed
-    /// ([`Event::MostlyDeadAnswers`], three in four dead;
-    /// [`Event::CappedAnswers`], three in four refused by a cap). Returns
-    /// the reporter, the event and the outcome when one was scored.
-    pub fn returned_fate(
+    /// ([`Event::MostlyDeadAnswers`], three in four dead). Returns the
+    /// reporter, the event and the outcome when one was scored.
+    pub fn returned_answered(
         &mut self,
         id: &NodeId,
-        fate: Fate,
+        alive: bool,
         now: UnixMillis,
     ) -> Option<(NodeId, Event, Outcome)> {
         let reporter = self.provenance.remove(id)?;
         let peer = self.peers.entry(reporter).or_default();
-        match fate {
-            Fate::Alive => peer.live = peer.live.saturating_add(1),
-            Fate::Dead => peer.dead = peer.dead.saturating_add(1),
-            Fate::Capped => peer.capped = peer.capped.saturating_add(1),
+        if alive {
+            peer.live = peer.live.saturating_add(1);
+        } else {
+            peer.dead = peer.dead.saturating_add(1);
         }
-        let (live, dead, capped) = (peer.live, peer.dead, peer.capped);
-        let n = live + dead + capped;
-        if n < USEFULNESS_SAMPLE {
+        let (live, dead) = (peer.live, peer.dead);
+        if live + dead < USEFULNESS_SAMPLE {
             return None;
         }
         peer.live = 0;
         peer.dead = 0;
-        peer.capped = 0;
-        let event = if 4 * dead >= 3 * n {
+        let event = if 4 * dead >= 3 * (live + dead) {
             Event::MostlyDeadAnswers
-        } else if 4 * capped >= 3 * n {
-            Event::CappedAnswers
-        } else if 2 * live >= n {
+        } else if 2 * live >= live + dead {
             Event::UsefulAnswers
         } else {
             return None;
@@ -847,12 +827,10 @@ mod tests {
         b.returned(&bad, (200..208).map(id));
         let mut scored = Vec::new();
         for n in 100..108 {
-            let fate = if n != 100 { Fate::Alive } else { Fate::Dead };
-            scored.extend(b.returned_fate(&id(n), fate, T0));
+            scored.extend(b.returned_answered(&id(n), n != 100, T0));
         }
         for n in 200..208 {
-            let fate = if n == 200 { Fate::Alive } else { Fate::Dead };
-            scored.extend(b.returned_fate(&id(n), fate, T0));
+            scored.extend(b.returned_answered(&id(n), n == 200, T0));
         }
         assert_eq!(scored.len(), 2);
         assert_eq!(
@@ -864,17 +842,7 @@ mod tests {
             (bad, Event::MostlyDeadAnswers, -5)
         );
         // Unknown records score nobody.
-        assert_eq!(b.returned_fate(&id(999), Fate::Dead, T0), None);
-        // Records the view's caps refused, six of eight: blamed as crowding.
-        let crowder = id(12);
-        b.returned(&crowder, (300..308).map(id));
-        let mut last = None;
-        for n in 300..308 {
-            let fate = if n < 306 { Fate::Capped } else { Fate::Alive };
-            last = b.returned_fate(&id(n), fate, T0).or(last);
-        }
-        let (who, event, _) = last.expect("judged after eight");
-        assert_eq!((who, event), (crowder, Event::CappedAnswers));
+        assert_eq!(b.returned_answered(&id(999), false, T0), None);
     }
     const USEFUL_ANSWERS_POINTS: i32 = event::USEFUL_ANSWERS;
 

@@ -21,7 +21,7 @@ use tracing::{debug, info, trace, warn};
 
 use discguard_risk::{KeyspaceConfig, Member, ScopeInput, assess};
 use discguard_scoring::{
-    Event as ScoreEvent, Fate, Outcome, Record, RestoreError, SavedScores, Scoreboard, Standing,
+    Event as ScoreEvent, Outcome, Record, RestoreError, SavedScores, Scoreboard, Standing,
     UnixMillis,
 };
 
@@ -624,11 +624,15 @@ impl ServiceHandle {
         }
     }
 
-    /// What became of a candidate some node returned (PINGed, or refused
-    /// by a group cap first): credit or blame the node that returned it.
-    fn returned_fate(&self, enr: &Enr, fate: Fate) {
+    /// A candidate some node returned was PINGed: credit or blame the node
+    /// that returned it.
+    fn returned_answered(&self, enr: &Enr, alive: bool) {
         let id = raw(&enr.node_id());
-        let scored = self.inner.scores.lock().returned_fate(&id, fate, now_ms());
+        let scored = self
+            .inner
+            .scores
+            .lock()
+            .returned_answered(&id, alive, now_ms());
         if let Some((reporter, event, outcome)) = scored {
             self.score_applied(&reporter, event, outcome);
         }
@@ -900,15 +904,7 @@ impl ServiceHandle {
             };
             let outcome = self.precheck(&enr);
             if let Err(outcome) = outcome {
-                // A cap is a policy rejection to the metrics; to scoring it
-                // is what the record's sender pointed us at.
-                let label = if outcome == "rejected_cap" {
-                    self.returned_fate(&enr, Fate::Capped);
-                    "rejected_policy"
-                } else {
-                    outcome
-                };
-                metrics::counter!(m::CANDIDATES, "outcome" => label).increment(1);
+                metrics::counter!(m::CANDIDATES, "outcome" => outcome).increment(1);
                 continue;
             }
             let permit = tokio::select! {
@@ -931,14 +927,14 @@ impl ServiceHandle {
                         metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "ok")
                             .increment(1);
                         metrics::counter!(m::CANDIDATES, "outcome" => "verified").increment(1);
-                        this.returned_fate(&enr, Fate::Alive);
+                        this.returned_answered(&enr, true);
                         this.admit(&enr, None, Instant::now());
                     }
                     Err(e) => {
                         metrics::counter!(m::PINGS, "purpose" => "verify", "outcome" => "failed")
                             .increment(1);
                         metrics::counter!(m::CANDIDATES, "outcome" => "unreachable").increment(1);
-                        this.returned_fate(&enr, Fate::Dead);
+                        this.returned_answered(&enr, false);
                         trace!(node_id = %enr.node_id(), error = ?e, "candidate did not answer");
                     }
                 }
@@ -965,9 +961,6 @@ impl ServiceHandle {
             return Err("already_in_view");
         }
         match state.view.decide(&id, &groups, rank) {
-            Decision::Reject(reason) if m::CAP_REASONS.contains(&reason_label(&reason)) => {
-                return Err("rejected_cap");
-            }
             Decision::Reject(_) => return Err("rejected_policy"),
             Decision::Admit | Decision::AdmitEvicting { .. } => {}
         }
