@@ -341,7 +341,9 @@ impl ServiceHandle {
             .collect();
         let ids: Vec<RawId> = candidates.iter().map(|c| c.record.id).collect();
         let report = lookup.on_response(peer, candidates);
-        for &event in &report.events {
+        // An answer is an answer, as for the probes: +1, then what it held.
+        for event in std::iter::once(ScoreEvent::PingAnswered).chain(report.events.iter().copied())
+        {
             self.score(peer, ip, event);
         }
         if report.events.is_empty() {
