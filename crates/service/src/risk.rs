@@ -92,14 +92,20 @@ impl RiskTracker {
 
     /// A lookup towards `target` succeeded with `found`; it estimates the
     /// network size when `discguard_risk::estimates_network_size` says so.
+    /// `standard`: the lookup asked the standard distances towards the
+    /// target (`off`), so its results are the target's neighbourhood; a
+    /// `blur` or `prefix` lookup's are not (a `prefix` lookup searches a
+    /// random key), and would bias the estimate and the keyspace test.
     pub(crate) fn looked_up(
         &self,
         local: &RawId,
         target: &RawId,
         found: &[(RawId, NetGroups)],
         config: &KeyspaceConfig,
+        standard: bool,
     ) {
-        if estimates_network_size(local, target)
+        if standard
+            && estimates_network_size(local, target)
             && let Some(n) =
                 network_size_from_lookup(target, found.iter().map(|(id, _)| id), config.bucket_size)
         {
@@ -120,6 +126,7 @@ impl RiskTracker {
         let anomaly = self
             .network_size
             .lock()
+            .filter(|_| standard)
             .map(|n_hat| lookup_anomaly(target, found.iter().map(|(id, _)| id), n_hat, config));
         let mut lookups = self.lookups.lock();
         if lookups.len() == RECENT_LOOKUPS {
@@ -285,6 +292,33 @@ mod tests {
         NetGroups::prefixes_only(ip.parse().unwrap())
     }
 
+    /// Only standard (`off`) lookups estimate the network size: a `prefix`
+    /// lookup's results sit around a random key, not the target.
+    #[test]
+    fn only_standard_lookups_estimate_the_network_size() {
+        let tracker = RiskTracker::default();
+        let config = KeyspaceConfig::default();
+        // 16 results sharing 4 bits with the target: about 16 × 2^4 nodes.
+        let found: Vec<(RawId, NetGroups)> = (0..16u8)
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[0] = 0x08 | (i >> 1);
+                id[1] = i;
+                (id, groups("10.0.0.1"))
+            })
+            .collect();
+        let target = [0u8; 32];
+        let local = [0xff; 32];
+        for _ in 0..5 {
+            tracker.looked_up(&local, &target, &found, &config, false);
+        }
+        assert_eq!(tracker.lookup_network_size(), None);
+        for _ in 0..5 {
+            tracker.looked_up(&local, &target, &found, &config, true);
+        }
+        assert!(tracker.lookup_network_size().is_some_and(|n| n > 16.0));
+    }
+
     #[test]
     fn lookups_are_bounded_and_summarised() {
         let tracker = RiskTracker::default();
@@ -294,7 +328,7 @@ mod tests {
             ([2u8; 32], groups("10.0.0.2")),
         ];
         for _ in 0..RECENT_LOOKUPS + 5 {
-            tracker.looked_up(&[0xff; 32], &[0u8; 32], &found, &config);
+            tracker.looked_up(&[0xff; 32], &[0u8; 32], &found, &config, true);
         }
         let risk = tracker.lookup_risk(Some(3), config.alpha);
         assert_eq!(risk.recent, RECENT_LOOKUPS);

@@ -1059,6 +1059,7 @@ impl ServiceHandle {
             &raw(&target),
             &results,
             &self.table_keyspace(),
+            options.privacy.mode == discguard_lookup::PrivacyMode::Off,
         );
         debug!(%target, found = found.len(), queries = outcome.summary.queries, privacy = %options.privacy, "lookup finished");
         outcome
