@@ -268,9 +268,9 @@ fn saved_scores(datadir: &std::path::Path) -> anyhow::Result<discguard_scoring::
 /// it is banned. The score is saved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooder_banned_by_the_packet_filter_loses_its_place() -> anyhow::Result<()> {
-    let flooder = HonestNode::start(Ipv4Addr::new(127, 220, 0, 1), PORT, &[], None).await?;
+    let flooder = HonestNode::start(Ipv4Addr::new(127, 221, 0, 1), PORT, &[], None).await?;
     let flooder_id = hex(&flooder.node_id().raw());
-    let ip = Ipv4Addr::new(127, 220, 9, 1);
+    let ip = Ipv4Addr::new(127, 221, 9, 1);
     let datadir = tempfile::tempdir()?;
     let metrics = free_tcp_addr(ip);
     let mut args = loopback_args(ip, PORT, &[flooder.enr.to_base64()], datadir.path());

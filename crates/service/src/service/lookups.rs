@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use discguard_lookup::{
-    Candidate, Lookup, LookupConfig, LookupResult, Next, PrivacyMode, PrivacySetting,
-};
+use discguard_lookup::{Candidate, Lookup, LookupConfig, LookupResult, Next, PrivacySetting};
 use discguard_netgroup::addr_class;
 use discguard_scoring::{Event as ScoreEvent, Record};
 use discv5::Enr;
@@ -156,12 +154,7 @@ impl ServiceHandle {
             0
         };
         let mut summary = LookupSummary {
-            privacy: match options.privacy.mode {
-                PrivacyMode::Off => "off",
-                PrivacyMode::Blur => "blur",
-                PrivacyMode::Prefix => "prefix",
-            }
-            .to_owned(),
+            privacy: config.privacy.as_str().to_owned(),
             cover,
             paths: options.paths,
             revealed_bits: 256,
