@@ -233,6 +233,17 @@ pub struct LookupPoisoning {
     /// (discguard runs each twice: one path and three disjoint paths).
     #[arg(long, default_value_t = 30)]
     pub lookups: usize,
+    /// Targeted poisoning: mine the Sybils' node IDs to share this many
+    /// leading bits with the lookup targets (`--mined-per-target` each,
+    /// replacing `--sybils`), so that a path a poisoner leads to them ends
+    /// among Sybils nearer the target than any honest node (S/Kademlia's
+    /// attack). 0: random Sybil IDs. At most 20 (mining cost).
+    #[arg(long, default_value_t = 0)]
+    pub mined_bits: u32,
+    /// Sybils mined next to each target with `--mined-bits` (1..=32; 16 fill
+    /// a path's closest set).
+    #[arg(long, default_value_t = 16)]
+    pub mined_per_target: usize,
 }
 
 /// Most lookups per victim and engine (`--lookups`): each is up to a few
@@ -1375,6 +1386,19 @@ pub async fn id_mining(args: &IdMining) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// `count` node IDs of existing honest nodes (not poisoners), drawn with
+/// the network's seeded randomness.
+fn sample_targets(net: &mut Network, count: usize) -> Vec<NodeId> {
+    net.nodes
+        .iter()
+        .filter(|n| n.role == Role::Honest)
+        .map(SimNode::node_id)
+        .collect::<Vec<_>>()
+        .sample(&mut net.rng, count)
+        .copied()
+        .collect()
+}
+
 /// `lookup-poisoning`: per fraction f of poisoners (`--poisoners`), a
 /// network of its own on the same seed (honest nodes on `--port + 2i`,
 /// Sybils on the port above, victims on `127.0.<i+1>.x`); after the
@@ -1395,8 +1419,25 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
     }
     // Network i: honest nodes on port + 2i, its Sybils on port + 2i + 1.
     c.validate(2 * args.poisoners.len() - 1)?;
+    if args.mined_bits > 20 {
+        bail!(
+            "--mined-bits {} would take too long to mine here (at most 20)",
+            args.mined_bits
+        );
+    }
+    if !(1..=32).contains(&args.mined_per_target) {
+        bail!(
+            "--mined-per-target {} is out of range 1..=32",
+            args.mined_per_target
+        );
+    }
+    let sybils = if args.mined_bits > 0 {
+        args.mined_per_target * args.lookups
+    } else {
+        args.sybils
+    };
     // The attack is placed before any node starts, so a bad flag is refused at once.
-    place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
+    place_attackers(sybils, args.sybil_groups, AttackGroup::Asn, None)?;
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut engines = Vec::new();
@@ -1407,10 +1448,29 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
         let mut ci = c.clone();
         ci.port = c.port + 2 * i as u16;
         let (placements, ranges) =
-            place_attackers(args.sybils, args.sybil_groups, AttackGroup::Asn, None)?;
-        let mut net = Network::start(&ci, f, args.sybils, None).await?;
+            place_attackers(sybils, args.sybil_groups, AttackGroup::Asn, None)?;
+        let mut net = Network::start(&ci, f, sybils, None).await?;
         let port = ci.port + 1;
-        let attack = net.start_attack(placements, ranges, None, |_| port).await?;
+        // Targeted poisoning picks the targets first and mines the Sybils
+        // next to them; otherwise the targets are drawn after the attack
+        // (the order earlier reports were made with).
+        let (pre_targets, keys) = if args.mined_bits > 0 {
+            let targets = sample_targets(&mut net, args.lookups);
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            let mut keys = Vec::with_capacity(sybils);
+            for (j, t) in targets.iter().enumerate() {
+                let (target, bits, n) = (*t, args.mined_bits, args.mined_per_target);
+                let seed = c.seed ^ ((j as u64 + 1) << 24);
+                let mined = tokio::task::spawn_blocking(move || {
+                    keys::mine(&target, bits, n, seed, threads)
+                });
+                keys.extend(mined.await.context("mining task")?);
+            }
+            (Some(targets), Some(keys))
+        } else {
+            (None, None)
+        };
+        let attack = net.start_attack(placements, ranges, keys, |_| port).await?;
         let dir = c.out.join(format!("run-f{f}"));
         let victims = net
             .start_victims(i as u8 + 1, &dir, &attack.ranges, None)
@@ -1419,15 +1479,10 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
         let samples = net
             .observe(&victims, &format!("lookup-poisoning f={f} warm-up"))
             .await?;
-        let targets: Vec<NodeId> = net
-            .nodes
-            .iter()
-            .filter(|n| n.role == Role::Honest)
-            .map(SimNode::node_id)
-            .collect::<Vec<_>>()
-            .sample(&mut net.rng, args.lookups)
-            .copied()
-            .collect();
+        let targets = match pre_targets {
+            Some(t) => t,
+            None => sample_targets(&mut net, args.lookups),
+        };
         let tallies = net
             .engine_lookups(&victims, &targets, &format!("lookups f={f}"))
             .await;
@@ -1457,7 +1512,7 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
                 l
             }));
         }
-        let r = net.report("lookup-poisoning", json!({}), args.sybils, Vec::new());
+        let r = net.report("lookup-poisoning", json!({}), sybils, Vec::new());
         for (sum, x) in start_costs.iter_mut().zip([
             r.cost.network_start_seconds,
             r.cost.keys_seconds,
@@ -1472,8 +1527,9 @@ pub async fn lookup_poisoning(args: &LookupPoisoning) -> anyhow::Result<Report> 
     }
     let mut report = report.context("no value of --poisoners")?;
     report.parameters = json!({
-        "honest": c.honest, "poisoners": args.poisoners, "sybils": args.sybils,
+        "honest": c.honest, "poisoners": args.poisoners, "sybils": sybils,
         "sybil_groups": args.sybil_groups, "lookups": args.lookups,
+        "mined_bits": args.mined_bits, "mined_per_target": args.mined_per_target,
         "warmup_seconds": c.duration, "served": c.served, "bucket_fill": c.bucket_fill,
         "discguard_options": LookupEngine::of_victim(Defense::Discguard),
     });

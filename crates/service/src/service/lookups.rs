@@ -53,6 +53,10 @@ pub struct LookupOutcome {
     pub summary: LookupSummary,
 }
 
+/// FINDNODE requests a lookup keeps in flight, over all its paths: sigp
+/// discv5's `query_parallelism` (α = 3, as in Kademlia).
+const LOOKUP_IN_FLIGHT: usize = 3;
+
 /// The seed of every lookup's randomness comes from the OS: a lookup's key
 /// and distances must not be predictable to an observer.
 fn lookup_seed() -> u64 {
@@ -144,6 +148,9 @@ impl ServiceHandle {
         let network_size = self.network_size_estimate();
         let config = LookupConfig {
             paths: options.paths,
+            // sigp's α = 3 queries in flight, shared by the paths: one path
+            // keeps 3 in flight, three paths 1 each.
+            parallelism: LOOKUP_IN_FLIGHT.div_ceil(options.paths),
             privacy: options.privacy.privacy(c.lookup_prefix_k, network_size),
             rules: c.answer_rules,
             ..LookupConfig::default()
