@@ -373,6 +373,66 @@ fn lookup_poisoning_sweeps_f_and_compares_engines() {
     }
 }
 
+/// Targeted poisoning (Sybils mined 10 bits next to each target, 20% of
+/// the nodes poisoning): a poisoner leads a single path among Sybils nearer
+/// the target than any honest node, where it ends without the target;
+/// three disjoint paths find it through the paths the poisoners missed.
+/// Seeded, on an idle machine: 10 of 10 against 7 of 10 (seeds 2 and 3: 10
+/// against 6 and 8). Which nodes the victims know after the warm-up
+/// depends on timing, and on a loaded machine one path once found 10 of 10
+/// too, so the test asserts "never worse, and nearly all", not "strictly
+/// better"; the 1,000-node runs in docs/adversary.md measure the gap.
+#[test]
+fn disjoint_paths_beat_one_path_under_targeted_poisoning() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let r = report_of(
+        &[
+            "lookup-poisoning",
+            "--honest",
+            "200",
+            "--poisoners",
+            "0.2",
+            "--mined-bits",
+            "10",
+            "--mined-per-target",
+            "16",
+            "--lookups",
+            "10",
+            "--duration",
+            "20",
+            "--seed",
+            "1",
+            "--port",
+            "32850",
+        ],
+        dir.path(),
+    );
+    let at = |e: LookupEngine| {
+        r.lookup_engines
+            .iter()
+            .find(|l| l.engine == e)
+            .unwrap_or_else(|| panic!("no {e}"))
+    };
+    let (single, disjoint) = (
+        at(LookupEngine::DiscguardSingle),
+        at(LookupEngine::DiscguardDisjoint),
+    );
+    assert!(
+        disjoint.found >= single.found,
+        "disjoint {} vs single {} of 10",
+        disjoint.found,
+        single.found
+    );
+    assert!(
+        disjoint.found >= 9,
+        "disjoint found {} of 10",
+        disjoint.found
+    );
+    assert_eq!(r.parameters["mined_bits"], 10);
+    assert_eq!(r.network.attackers, 160, "16 mined Sybils per target");
+}
+
 /// Honest observers of discguard's lookups, no attack: in `prefix` mode
 /// every observed lookup stays consistent with the target's whole p-bit
 /// subtree (observers never learn more than the prefix), and at the
