@@ -182,7 +182,7 @@ async fn lookup(
     };
     let outcome = state
         .service
-        .lookup_recorded(target, options, TargetKind::Node)
+        .lookup_with(target, options, TargetKind::Node)
         .await;
     Json(LookupResponse {
         target: hex::encode(target.raw()),

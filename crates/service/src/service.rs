@@ -578,6 +578,14 @@ impl ServiceHandle {
         self.score_applied(id, event, outcome);
     }
 
+    /// Scores a NODES answer (a probe's or a lookup's): it earns
+    /// [`ScoreEvent::PingAnswered`], then each event the judge found in it.
+    fn score_answer(&self, id: &RawId, ip: Option<IpAddr>, events: &[ScoreEvent]) {
+        for &event in std::iter::once(&ScoreEvent::PingAnswered).chain(events) {
+            self.score(id, ip, event);
+        }
+    }
+
     /// Acts on a score change: the view entry's rank follows the score; at
     /// or below the eviction threshold the entry leaves the view; a ban is
     /// pushed into discv5 (`ban_node`, and `ban_ip` when more than 5 banned
@@ -996,7 +1004,7 @@ impl ServiceHandle {
     /// Runs one refresh lookup with the node's settings and queues what it
     /// finds; returns how many nodes it found. The refresh loop runs this.
     pub async fn run_lookup(&self, target: NodeId) -> usize {
-        self.lookup_recorded(target, self.lookup_options(), TargetKind::Random)
+        self.lookup_with(target, self.lookup_options(), TargetKind::Random)
             .await
             .found
             .len()
@@ -1009,21 +1017,21 @@ impl ServiceHandle {
     /// when there is nothing to ask yet (empty view, no bootnodes), when no
     /// node answered, or once the service is shut down.
     pub async fn lookup(&self, target: NodeId) -> Vec<Enr> {
-        self.lookup_recorded(target, self.lookup_options(), TargetKind::Node)
+        self.lookup_with(target, self.lookup_options(), TargetKind::Node)
             .await
             .found
     }
 
-    /// [`Self::lookup_with`], counted in the lookup metrics and the risk
-    /// measures.
-    pub async fn lookup_recorded(
+    /// Runs one lookup for `target` with `options` (and its cover lookups),
+    /// counted in the lookup metrics and the risk measures. `GET /v1/lookup` and the refresh loop come here.
+    pub async fn lookup_with(
         &self,
         target: NodeId,
         options: LookupOptions,
         kind: TargetKind,
     ) -> LookupOutcome {
         let started = Instant::now();
-        let outcome = self.lookup_with(target, options, kind).await;
+        let outcome = self.run_with_cover(target, options, kind).await;
         metrics::histogram!(m::LOOKUP_DURATION).record(started.elapsed().as_secs_f64());
         // discv5 reported a lookup no node answered as an error; so do we.
         if outcome.summary.queries == 0 {
@@ -1169,10 +1177,7 @@ impl ServiceHandle {
         let records: Vec<Record> = nodes.iter().map(|r| self.record_of(r)).collect();
         let verdict =
             discguard_scoring::judge(&id, &distances, &records, &self.inner.config.answer_rules);
-        for event in std::iter::once(ScoreEvent::PingAnswered).chain(verdict.events.iter().copied())
-        {
-            self.score(&id, ip, event);
-        }
+        self.score_answer(&id, ip, &verdict.events);
         if !verdict.events.is_empty() {
             debug!(node_id = %hex_id(&id), events = ?verdict.events, records = records.len(), largest_group = ?verdict.largest_group, "NODES answer judged");
         }

@@ -136,8 +136,9 @@ impl ServiceHandle {
 
     /// Runs a lookup for `target` with `options`, plus its cover lookups,
     /// all started together; every node any of them found is queued as a
-    /// candidate (PINGed, then offered to the view), dummies' alike.
-    pub async fn lookup_with(
+    /// candidate (PINGed, then offered to the view), dummies' alike. Not
+    /// counted in metrics or risk: [`ServiceHandle::lookup_with`] does that.
+    pub(super) async fn run_with_cover(
         &self,
         target: NodeId,
         options: LookupOptions,
@@ -341,11 +342,7 @@ impl ServiceHandle {
             .collect();
         let ids: Vec<RawId> = candidates.iter().map(|c| c.record.id).collect();
         let report = lookup.on_response(peer, candidates);
-        // An answer is an answer, as for the probes: +1, then what it held.
-        for event in std::iter::once(ScoreEvent::PingAnswered).chain(report.events.iter().copied())
-        {
-            self.score(peer, ip, event);
-        }
+        self.score_answer(peer, ip, &report.events);
         if report.events.is_empty() {
             // Remember who returned what: when the verifier PINGs the
             // records, the sender earns `useful_answers` or
