@@ -55,6 +55,18 @@ pub const CROWDED_ANSWER: i32 = -5;
 /// report alone does not ban: it takes the node out of the view (−30), a
 /// second within the half-life bans it.
 pub const PACKET_FILTER_BAN: i32 = -30;
+/// The records a node returned lately come from far fewer network groups
+/// than the records the network returns (the birthday test of
+/// [`crate::spread`], 7σ): "mostly from one group". What a poisoner whose
+/// Sybils sit in a few ASes looks like in every answer, even when no single
+/// answer is crowded. Far stronger evidence than one crowded answer (20–32
+/// records; 0.007% of honest windows flagged), so the size of Lighthouse's
+/// disconnect threshold (`MIN_SCORE_BEFORE_DISCONNECT`, −20): one such
+/// answer takes a neutral node out of the view and two take out one that
+/// banked the most credit (+20) by answering pings — which a poisoner does
+/// diligently. Still not proof — an honest node whose table is crowded
+/// answers the same way — so staleness class: it never bans.
+pub const CLUSTERED_ANSWERS: i32 = -20;
 /// NODES answer with records that carry no routable address on a public
 /// network. Common among honest nodes behind NAT that announce a private
 /// address: staleness, Lighthouse's high tolerance ×2.
@@ -106,6 +118,8 @@ pub enum Event {
     DuplicateRecords,
     /// [`CROWDED_ANSWER`].
     CrowdedAnswer,
+    /// [`CLUSTERED_ANSWERS`].
+    ClusteredAnswers,
     /// [`PACKET_FILTER_BAN`].
     PacketFilterBan,
     /// [`UNROUTABLE_RECORDS`].
@@ -130,11 +144,12 @@ pub enum Event {
 
 impl Event {
     /// Every event, for metrics labels and documentation.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::WrongDistance,
         Self::TooManyRecords,
         Self::DuplicateRecords,
         Self::CrowdedAnswer,
+        Self::ClusteredAnswers,
         Self::PacketFilterBan,
         Self::UnroutableRecords,
         Self::ForeignForkRecords,
@@ -154,6 +169,7 @@ impl Event {
             Self::TooManyRecords => TOO_MANY_RECORDS,
             Self::DuplicateRecords => DUPLICATE_RECORDS,
             Self::CrowdedAnswer => CROWDED_ANSWER,
+            Self::ClusteredAnswers => CLUSTERED_ANSWERS,
             Self::PacketFilterBan => PACKET_FILTER_BAN,
             Self::UnroutableRecords => UNROUTABLE_RECORDS,
             Self::ForeignForkRecords => FOREIGN_FORK_RECORDS,
@@ -175,6 +191,7 @@ impl Event {
             | Self::DuplicateRecords
             | Self::PacketFilterBan => Class::Malice,
             Self::CrowdedAnswer
+            | Self::ClusteredAnswers
             | Self::UnroutableRecords
             | Self::ForeignForkRecords
             | Self::MostlyDeadAnswers
@@ -193,6 +210,7 @@ impl Event {
             Self::TooManyRecords => "too_many_records",
             Self::DuplicateRecords => "duplicate_records",
             Self::CrowdedAnswer => "crowded_answer",
+            Self::ClusteredAnswers => "clustered_answers",
             Self::PacketFilterBan => "packet_filter_ban",
             Self::UnroutableRecords => "unroutable_records",
             Self::ForeignForkRecords => "foreign_fork_records",

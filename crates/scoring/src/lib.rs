@@ -37,6 +37,7 @@
 
 pub mod answer;
 pub mod event;
+pub mod spread;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -47,6 +48,7 @@ use serde::{Deserialize, Serialize};
 
 pub use answer::{AnswerRules, Record, Verdict, judge};
 pub use event::{Class, Event};
+pub use spread::Clustering;
 
 /// Lowest score (Lighthouse `MIN_SCORE`).
 pub const MIN_SCORE: i32 = -100;
@@ -280,6 +282,7 @@ pub struct Scoreboard {
     provenance: HashMap<NodeId, NodeId>,
     provenance_order: VecDeque<NodeId>,
     ip_bans: HashMap<IpAddr, UnixMillis>,
+    spread: spread::Spread,
 }
 
 impl Scoreboard {
@@ -296,6 +299,7 @@ impl Scoreboard {
             provenance: HashMap::new(),
             provenance_order: VecDeque::new(),
             ip_bans: HashMap::new(),
+            spread: spread::Spread::default(),
         })
     }
 
@@ -460,6 +464,26 @@ impl Scoreboard {
                 }
             }
         }
+    }
+
+    /// `reporter` returned records of these ASN groups (the /16 or /32 where
+    /// the ASN database does not know an address; records without an
+    /// address left out): the [`spread`] test of its last answers. Returns
+    /// the evidence when they are clustered; the caller then records
+    /// [`Event::ClusteredAnswers`] (the event is the caller's, so that it
+    /// acts on the outcome as on any other).
+    pub fn returned_groups(
+        &mut self,
+        reporter: &NodeId,
+        records: impl IntoIterator<Item = (NodeId, discguard_netgroup::NetGroup)>,
+    ) -> Option<Clustering> {
+        self.spread.returned(reporter, records)
+    }
+
+    /// The spread test's state: distinct records in the pool and in the
+    /// window of `reporter`.
+    pub fn spread_state(&self, reporter: &NodeId) -> (usize, usize) {
+        (self.spread.pool_len(), self.spread.window_len(reporter))
     }
 
     /// A record some node returned was PINGed: `alive` if it answered. Every
