@@ -580,6 +580,33 @@ impl ServiceHandle {
 
     /// Scores a NODES answer (a probe's or a lookup's): it earns
     /// [`ScoreEvent::PingAnswered`], then each event the judge found in it.
+    /// The spread test of the records `id` returned lately
+    /// ([`discguard_scoring::spread`]): a node whose records come from far
+    /// fewer network groups than the network's is scored
+    /// [`ScoreEvent::ClusteredAnswers`]. Returns whether it was.
+    fn spread_test<'a>(
+        &self,
+        id: &RawId,
+        ip: Option<IpAddr>,
+        records: impl IntoIterator<Item = &'a Record>,
+    ) -> bool {
+        let groups = records
+            .into_iter()
+            .filter(|r| r.routable)
+            .filter_map(|r| r.groups.map(|g| (r.id, g.asn)));
+        let (clustered, (pool, window)) = {
+            let mut scores = self.inner.scores.lock();
+            let c = scores.returned_groups(id, groups);
+            (c, scores.spread_state(id))
+        };
+        trace!(node_id = %hex_id(id), pool, window, "spread test");
+        if let Some(c) = clustered {
+            debug!(node_id = %hex_id(id), records = c.records, groups = c.groups, collisions = c.collisions, expected = c.expected, sd = c.sd, "returned records clustered in few groups");
+            self.score(id, ip, ScoreEvent::ClusteredAnswers);
+        }
+        clustered.is_some()
+    }
+
     fn score_answer(&self, id: &RawId, ip: Option<IpAddr>, events: &[ScoreEvent]) {
         for &event in std::iter::once(&ScoreEvent::PingAnswered).chain(events) {
             self.score(id, ip, event);
@@ -1134,6 +1161,11 @@ impl ServiceHandle {
     /// their PINGs credit or blame it. A timeout costs
     /// [`ScoreEvent::RequestTimeout`], an answer earns
     /// [`ScoreEvent::PingAnswered`].
+    ///
+    /// An entry never probed before is asked twice, for 256–254 and for
+    /// 254–252: about 32 distinct records, enough for the spread test
+    /// (`clustered_answers` needs 20) to judge a newcomer at once rather
+    /// than a whole probe cycle later.
     async fn probe(&self) {
         let next = {
             let mut state = self.inner.state.write();
@@ -1141,18 +1173,33 @@ impl ServiceHandle {
                 .view
                 .iter()
                 .min_by_key(|e| (e.payload.probed_at.is_some(), e.payload.probed_at))
-                .map(|e| (e.id, e.payload.enr.clone(), e.payload.socket));
-            if let Some((id, _, _)) = &pick
+                .map(|e| {
+                    let first = e.payload.probed_at.is_none();
+                    (e.id, e.payload.enr.clone(), e.payload.socket, first)
+                });
+            if let Some((id, ..)) = &pick
                 && let Some(r) = state.view.get_mut(id)
             {
                 r.probed_at = Some(Instant::now());
             }
             pick
         };
-        let Some((id, enr, socket)) = next else {
+        let Some((id, enr, socket, first)) = next else {
             return;
         };
-        let top = 256 - u64::from(rand::random::<u8>() % 3);
+        if first {
+            if self.probe_once(id, enr.clone(), socket, 256).await {
+                self.probe_once(id, enr, socket, 254).await;
+            }
+        } else {
+            let top = 256 - u64::from(rand::random::<u8>() % 3);
+            self.probe_once(id, enr, socket, top).await;
+        }
+    }
+
+    /// One probe FINDNODE to `id` for `[top, top-1, top-2]`, judged and
+    /// scored ([`Self::probe`]). Returns whether it was answered.
+    async fn probe_once(&self, id: RawId, enr: Enr, socket: SocketAddr, top: u64) -> bool {
         let distances = vec![top, top - 1, top - 2];
         let request = self
             .inner
@@ -1165,12 +1212,12 @@ impl ServiceHandle {
             Err(discv5::RequestError::Timeout) => {
                 metrics::counter!(m::PROBES, "outcome" => "timeout").increment(1);
                 self.score(&id, ip, ScoreEvent::RequestTimeout);
-                return;
+                return false;
             }
             Err(e) => {
                 metrics::counter!(m::PROBES, "outcome" => "error").increment(1);
                 trace!(node_id = %hex_id(&id), error = ?e, "probe failed");
-                return;
+                return false;
             }
         };
         metrics::counter!(m::PROBES, "outcome" => "ok").increment(1);
@@ -1181,10 +1228,16 @@ impl ServiceHandle {
         if !verdict.events.is_empty() {
             debug!(node_id = %hex_id(&id), events = ?verdict.events, records = records.len(), largest_group = ?verdict.largest_group, "NODES answer judged");
         }
-        // Records of a crowded or lying answer are not followed.
-        if verdict.events.iter().all(|e| {
-            e.class() != discguard_scoring::Class::Malice && *e != ScoreEvent::CrowdedAnswer
-        }) {
+        let lying = verdict
+            .events
+            .iter()
+            .any(|e| e.class() == discguard_scoring::Class::Malice);
+        // A crowded answer is evidence for the spread test too; a lying
+        // one is scored as such and its records are not taken for anything.
+        let clustered =
+            !lying && self.spread_test(&id, ip, verdict.usable.iter().map(|&i| &records[i]));
+        // Records of a crowded, clustered or lying answer are not followed.
+        if !lying && !verdict.events.contains(&ScoreEvent::CrowdedAnswer) && !clustered {
             self.inner
                 .scores
                 .lock()
@@ -1193,6 +1246,7 @@ impl ServiceHandle {
                 self.offer_candidate(nodes[i].clone());
             }
         }
+        true
     }
 
     /// Scores the nodes discv5's packet filter banned for their request

@@ -340,14 +340,25 @@ impl ServiceHandle {
                 payload: e,
             })
             .collect();
-        let ids: Vec<RawId> = candidates.iter().map(|c| c.record.id).collect();
+        let records: Vec<Record> = candidates.iter().map(|c| c.record).collect();
         let report = lookup.on_response(peer, candidates);
         self.score_answer(peer, ip, &report.events);
+        let lying = report
+            .events
+            .iter()
+            .any(|e| e.class() == discguard_scoring::Class::Malice);
+        if !lying {
+            // The groups of its last answers, crowded ones included.
+            self.spread_test(peer, ip, &records);
+        }
         if report.events.is_empty() {
             // Remember who returned what: when the verifier PINGs the
             // records, the sender earns `useful_answers` or
             // `mostly_dead_answers`.
-            self.inner.scores.lock().returned(peer, ids);
+            self.inner
+                .scores
+                .lock()
+                .returned(peer, records.iter().map(|r| r.id));
         } else {
             debug!(node_id = %hex_id(peer), events = ?report.events, trimmed = report.trimmed, dropped = report.dropped, "lookup answer judged");
         }
