@@ -130,6 +130,70 @@ impl BanStats {
     }
 }
 
+/// The scores discguard saved at shutdown (`scores.json` in its datadir),
+/// by who the harness knows each node to be: how many of each class it
+/// marked down, and how far. Nodes with a score of 0 are not saved.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreStats {
+    /// Honest nodes that keep their packets.
+    pub honest: ClassScores,
+    /// Flaky honest nodes (`flaky-honest`).
+    pub flaky: ClassScores,
+    /// Sybils and poisoners.
+    pub attacker: ClassScores,
+}
+
+/// Saved scores of one class of nodes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClassScores {
+    /// Nodes with a nonzero score.
+    pub scored: usize,
+    /// Of those, at or below the not-served threshold (−10).
+    pub not_served: usize,
+    /// Of those, at or below the eviction threshold (−20): out of the view.
+    pub evicted: usize,
+    /// The lowest score.
+    pub lowest: Option<i32>,
+}
+
+/// The fields of `scores.json` the harness reads.
+#[derive(Deserialize)]
+struct SavedScores {
+    peers: Vec<SavedPeer>,
+}
+
+#[derive(Deserialize)]
+struct SavedPeer {
+    node_id: String,
+    score: i32,
+}
+
+/// Sorts the scores saved in `scores_json` by `class_of` (node ID in hex).
+///
+/// # Errors
+///
+/// A file that is not discguard's `scores.json`.
+pub fn score_stats(
+    scores_json: &str,
+    class_of: impl Fn(&str) -> NodeClass,
+) -> anyhow::Result<ScoreStats> {
+    let saved: SavedScores = serde_json::from_str(scores_json)?;
+    let mut s = ScoreStats::default();
+    for p in &saved.peers {
+        let class = match class_of(&p.node_id) {
+            NodeClass::Honest => &mut s.honest,
+            NodeClass::Flaky => &mut s.flaky,
+            NodeClass::Attacker => &mut s.attacker,
+            NodeClass::Unknown => continue,
+        };
+        class.scored += 1;
+        class.not_served += usize::from(p.score <= discguard_scoring::NOT_SERVED_THRESHOLD);
+        class.evicted += usize::from(p.score <= discguard_scoring::EVICT_THRESHOLD);
+        class.lowest = Some(class.lowest.map_or(p.score, |l| l.min(p.score)));
+    }
+    Ok(s)
+}
+
 /// Banned node IDs at one sample.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BanCount {

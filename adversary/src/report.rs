@@ -40,7 +40,10 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::chart::{LineChart, Series, XScale, write_svg};
-use crate::measure::{BanCount, BanStats, FlakyCount, Halving, ScoreSummary, SetCount, halving};
+use crate::measure::{
+    BanCount, BanStats, ClassScores, FlakyCount, Halving, ScoreStats, ScoreSummary, SetCount,
+    halving,
+};
 use crate::observer::{Exposure, ExposureMeans};
 use crate::procstat::ProcStat;
 use crate::relay::RelayCounts;
@@ -647,6 +650,14 @@ pub struct Run {
     /// `null` where it serves no `/v1/bans`.
     #[serde(default)]
     pub bans: Option<BanStats>,
+    /// Score events by event over the run (discguard's
+    /// `discguard_score_events_total`; `null` where not observable).
+    #[serde(default)]
+    pub score_events: Option<BTreeMap<String, u64>>,
+    /// The scores discguard saved at shutdown, by class of node (`null`
+    /// for the baselines, which keep no scores).
+    #[serde(default)]
+    pub scores: Option<ScoreStats>,
     /// How long the misbehaving nodes kept their place (every scenario,
     /// from `over_time`).
     #[serde(default)]
@@ -1139,6 +1150,50 @@ impl Report {
                         d.baseline_runs,
                         rate(fa, d.baseline_runs),
                     );
+                }
+            }
+        }
+        if has(|r| r.scores.is_some()) {
+            let _ = writeln!(
+                s,
+                "\n## Scores at the end\n\nWhat discguard saved at shutdown (`scores.json`), by who the harness knows each node to be: nodes scored (nonzero), of which not served (≤ −10) and evicted from the view (≤ −20), and the lowest score. **Goal: no honest node evicted** (a rare one can be: staleness events evict, never ban).\n"
+            );
+            let _ = writeln!(
+                s,
+                "| defence | honest: scored · not served · evicted · lowest | flaky | attacker |\n|---|---|---|---|"
+            );
+            let cell = |c: &ClassScores| {
+                format!(
+                    "{} · {} · {} · {}",
+                    c.scored,
+                    c.not_served,
+                    c.evicted,
+                    c.lowest.map_or("–".into(), |l| l.to_string())
+                )
+            };
+            for r in &self.runs {
+                if let Some(sc) = &r.scores {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | {} |",
+                        r.label(),
+                        cell(&sc.honest),
+                        cell(&sc.flaky),
+                        cell(&sc.attacker)
+                    );
+                }
+            }
+        }
+        if has(|r| r.score_events.is_some()) {
+            let _ = writeln!(s, "\n## Score events (discguard's counter)\n");
+            for r in &self.runs {
+                if let Some(ev) = &r.score_events {
+                    let parts: Vec<String> = ev
+                        .iter()
+                        .filter(|(_, v)| **v > 0)
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect();
+                    let _ = writeln!(s, "- {}: {}", r.label(), parts.join(", "));
                 }
             }
         }

@@ -31,7 +31,9 @@ use rand::{Rng as _, RngExt as _, SeedableRng as _};
 use serde_json::json;
 
 use crate::keys::{self, SecretKey};
-use crate::measure::{self, BanStats, FlakyCount, LookupTally, NodeClass, SetCount, TableCaps};
+use crate::measure::{
+    self, BanStats, FlakyCount, LookupTally, NodeClass, ScoreStats, SetCount, TableCaps,
+};
 use crate::observer::{self, DistanceModel, Exposure, ExposureMeans, Known};
 use crate::population::{
     self, AsnRange, AttackGroup, Placement, flaky_internal_ips, is_attacker_ip, place_attackers,
@@ -485,6 +487,8 @@ struct FlakyRelay {
 struct Ended {
     cost: Option<ProcStat>,
     bans: Option<BanStats>,
+    score_events: Option<BTreeMap<String, u64>>,
+    scores: Option<ScoreStats>,
 }
 
 /// The honest network of a scenario, running in this process.
@@ -736,15 +740,36 @@ impl Network {
 
     /// Reads every victim's ban list, then stops them.
     async fn stop_victims(&self, victims: Vec<Victim>) -> Vec<Ended> {
-        let mut bans = Vec::new();
+        let mut ends = Vec::new();
         for v in &victims {
-            bans.push(self.ban_stats(v).await);
+            let events = v
+                .metrics_text()
+                .await
+                .ok()
+                .flatten()
+                .map(|m| counter_by(&m, "discguard_score_events_total", "event"));
+            ends.push((self.ban_stats(v).await, events));
         }
         let mut out = Vec::new();
-        for (v, bans) in victims.into_iter().zip(bans) {
+        for (v, (bans, score_events)) in victims.into_iter().zip(ends) {
+            let datadir = v.datadir.clone();
+            let cost = v.stop(Duration::from_secs(10)).await;
+            // discguard writes its scores at shutdown.
+            let scores = datadir.and_then(|d| {
+                let path = d.join("scores.json");
+                let read = std::fs::read_to_string(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|text| measure::score_stats(&text, |id| self.class_of(id)));
+                read.map_err(
+                    |e| tracing::warn!(path = %path.display(), error = %e, "saved scores not read"),
+                )
+                .ok()
+            });
             out.push(Ended {
-                cost: v.stop(Duration::from_secs(10)).await,
+                cost,
                 bans,
+                score_events,
+                scores,
             });
         }
         out
@@ -1138,7 +1163,15 @@ fn bar(show: bool, len: u64, msg: &str) -> ProgressBar {
 /// fills in what else it measured.
 fn runs_of(samples: Vec<Vec<Sample>>, ended: Vec<Ended>) -> impl Iterator<Item = Run> {
     Defense::ALL.into_iter().zip(samples).zip(ended).map(
-        |((defense, samples), Ended { cost, bans })| {
+        |(
+            (defense, samples),
+            Ended {
+                cost,
+                bans,
+                score_events,
+                scores,
+            },
+        )| {
             let counts = samples.last().map(|s| s.counts).unwrap_or_default();
             Run {
                 defense,
@@ -1155,6 +1188,8 @@ fn runs_of(samples: Vec<Vec<Sample>>, ended: Vec<Ended>) -> impl Iterator<Item =
                 risk: None,
                 keyspace_detection: None,
                 bans,
+                score_events,
+                scores,
                 halving: MisbehavingHalving::of(&samples),
                 flaky: None,
                 poisoners: None,
@@ -1165,24 +1200,30 @@ fn runs_of(samples: Vec<Vec<Sample>>, ended: Vec<Ended>) -> impl Iterator<Item =
 }
 
 /// Reads `discguard_policy_rejections_total` from a Prometheus text page
-/// (with the `prometheus-parse` crate) into reason → count, summed over the
-/// `table` label.
+/// into reason → count, summed over the `table` label.
 pub fn policy_rejections(metrics: &str) -> BTreeMap<String, u64> {
+    counter_by(metrics, "discguard_policy_rejections_total", "reason")
+}
+
+/// Reads counter `metric` from a Prometheus text page (with the
+/// `prometheus-parse` crate) into `label` value → count, summed over the
+/// other labels.
+pub fn counter_by(metrics: &str, metric: &str, label: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let lines = metrics.lines().map(|l| Ok(l.to_owned()));
     let Ok(scrape) = prometheus_parse::Scrape::parse(lines) else {
         return out;
     };
     for sample in scrape.samples {
-        if sample.metric != "discguard_policy_rejections_total" {
+        if sample.metric != metric {
             continue;
         }
         let value = match sample.value {
             prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
             _ => continue,
         };
-        if let Some(reason) = sample.labels.get("reason") {
-            *out.entry(reason.to_owned()).or_default() += value as u64;
+        if let Some(key) = sample.labels.get(label) {
+            *out.entry(key.to_owned()).or_default() += value as u64;
         }
     }
     out

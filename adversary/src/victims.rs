@@ -14,6 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+/// Environment variable with the victims' log filter (`RUST_LOG` syntax,
+/// default `warn`), e.g. `discguard_service=debug` to see why discguard
+/// scored whom. Each victim logs to `<out>/run-*/<victim>.log`.
+pub const VICTIM_LOG_ENV: &str = "DISCGUARD_VICTIM_LOG";
+
 use anyhow::{Context as _, bail};
 use discguard_service::api::{
     BansResponse, LookupResponse, PeerInfo, PeersResponse, TableResponse,
@@ -113,6 +118,8 @@ pub struct Victim {
     pub http: SocketAddr,
     /// Its Prometheus endpoint (discguard only).
     pub metrics: Option<SocketAddr>,
+    /// Its datadir (discguard only): `scores.json` is there after it stops.
+    pub datadir: Option<PathBuf>,
     /// Its ENR as its `/healthz` gives it (read once it is ready).
     pub enr: Enr,
     child: Child,
@@ -196,6 +203,7 @@ impl Victim {
     ) -> anyhow::Result<Self> {
         let http = free_local_addr()?;
         let mut metrics = None;
+        let mut datadir_of = None;
         let log = dir.join(format!("{}.log", spec.defense));
         let mut cmd = match spec.defense {
             Defense::Discguard => {
@@ -203,6 +211,7 @@ impl Victim {
                 std::fs::create_dir_all(&datadir)
                     .with_context(|| format!("create {}", datadir.display()))?;
                 write_key(&datadir.join("node.key"), &spec.key)?;
+                datadir_of = Some(datadir.clone());
                 let metrics_addr = free_local_addr()?;
                 metrics = Some(metrics_addr);
                 let mut c = Command::new(&bins.discguard);
@@ -240,7 +249,10 @@ impl Victim {
         let log_file =
             std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
         let mut child = cmd
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var(VICTIM_LOG_ENV).unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -266,6 +278,7 @@ impl Victim {
             node_id,
             http,
             metrics,
+            datadir: datadir_of,
             enr,
             child,
             pid,
