@@ -10,9 +10,11 @@
 //! `HHI = Σ p_g²` and lookup diversity):
 //!
 //! - the **pool**: the ASN groups (the /16 or /32 where the ASN database
-//!   does not know the address) of the last [`SPREAD_POOL`] distinct records
-//!   any node returned to us; it estimates `q = Σ p_g²`, the chance that two
-//!   records of the network share a group, and `q₃ = Σ p_g³`;
+//!   does not know the address) of [`SPREAD_POOL`] distinct records other
+//!   nodes returned to us, the most recently first seen, from answers that
+//!   passed the test (see [`Spread::returned`]); it estimates `q = Σ p_g²`,
+//!   the chance that two records of the network share a group, and
+//!   `q₃ = Σ p_g³`;
 //! - a node's **window**: the groups of the last [`SPREAD_WINDOW`] distinct
 //!   records it returned;
 //! - **collisions** `C`: pairs of the window's `n` records that share a
@@ -78,6 +80,17 @@ pub struct Clustering {
     pub sd: f64,
 }
 
+/// What [`Spread::test`] found.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tested {
+    /// Too few records in the pool or the window.
+    Untested,
+    /// Not clustered.
+    Passed,
+    /// Clustered.
+    Clustered(Clustering),
+}
+
 #[derive(Clone, Debug, Default)]
 struct Window {
     /// (first 8 bytes of the node ID, group), oldest first.
@@ -88,8 +101,11 @@ struct Window {
 /// The pool, the windows and the test.
 #[derive(Clone, Debug, Default)]
 pub struct Spread {
-    pool: HashMap<NodeId, NetGroup>,
+    /// Record → (its group, the sender that placed it).
+    pool: HashMap<NodeId, (NetGroup, NodeId)>,
     pool_order: VecDeque<NodeId>,
+    /// Records each sender has in the pool (at most [`SPREAD_WINDOW`]).
+    placed: HashMap<NodeId, usize>,
     pool_groups: HashMap<NetGroup, u64>,
     windows: HashMap<NodeId, Window>,
     tick: u64,
@@ -107,14 +123,26 @@ impl Spread {
     }
 
     /// `reporter` returned `records` (node ID and ASN group of each record
-    /// with an address): they join the pool and its window, and the window
-    /// is tested (when `records` is not empty). Returns the evidence when it
-    /// is clustered.
+    /// with an address): they join its window, which is tested (when
+    /// `records` is not empty); then, if the window passed, they join the
+    /// pool, at most [`SPREAD_WINDOW`] per sender. Returns the evidence when
+    /// the window is clustered.
+    ///
+    /// The pool is what a sender is judged against, so a poisoner must not
+    /// be able to fill it with its own Sybils: only records of a window
+    /// that was tested and passed enter (untested ones only while the pool
+    /// holds fewer than [`SPREAD_POOL_MIN`], to start it), and no sender
+    /// places more than a window's worth. To shift the pool an attacker
+    /// needs answers that pass, which is what the test asks of it.
     pub fn returned(
         &mut self,
         reporter: &NodeId,
         records: impl IntoIterator<Item = (NodeId, NetGroup)>,
     ) -> Option<Clustering> {
+        let records: Vec<(NodeId, NetGroup)> = records.into_iter().collect();
+        if records.is_empty() {
+            return None;
+        }
         self.tick += 1;
         if !self.windows.contains_key(reporter) && self.windows.len() >= SPREAD_SENDERS {
             let oldest = self
@@ -126,50 +154,78 @@ impl Spread {
                 self.windows.remove(&id);
             }
         }
-        let mut any = false;
         let window = self.windows.entry(*reporter).or_default();
         window.touched = self.tick;
-        for (id, group) in records {
+        for (id, group) in &records {
             let key = u64::from_be_bytes(id[..8].try_into().expect("8 bytes"));
-            any = true;
             if !window.records.iter().any(|(k, _)| *k == key) {
-                window.records.push_back((key, group));
+                window.records.push_back((key, *group));
                 if window.records.len() > SPREAD_WINDOW {
                     window.records.pop_front();
-                }
-            }
-            match self.pool.insert(id, group) {
-                None => self.pool_order.push_back(id),
-                // Known at another address now: its group moves.
-                Some(old) if old != group => uncount(&mut self.pool_groups, old),
-                Some(_) => continue,
-            }
-            *self.pool_groups.entry(group).or_default() += 1;
-            while self.pool_order.len() > SPREAD_POOL {
-                let Some(old) = self.pool_order.pop_front() else {
-                    break;
-                };
-                if let Some(g) = self.pool.remove(&old) {
-                    uncount(&mut self.pool_groups, g);
                 }
             }
         }
         // Every answer with records is tested, so a node that keeps
         // answering from a clustered table keeps paying, also after its
         // window holds all of that table.
-        if !any {
-            return None;
-        }
         let groups = self.windows[reporter].records.iter().map(|(_, g)| *g);
-        self.test(groups)
+        match self.test(groups) {
+            Tested::Clustered(c) => Some(c),
+            tested => {
+                // What passed joins the pool; untested records only while
+                // the pool is too small to test anything.
+                if tested == Tested::Passed || self.pool.len() < SPREAD_POOL_MIN {
+                    for (id, group) in records {
+                        self.pool_add(reporter, id, group);
+                    }
+                }
+                None
+            }
+        }
+    }
+
+    /// Adds one record `reporter` returned to the pool (see
+    /// [`Spread::returned`]).
+    fn pool_add(&mut self, reporter: &NodeId, id: NodeId, group: NetGroup) {
+        if let Some((old, _)) = self.pool.get_mut(&id) {
+            // Known at another address now: its group moves.
+            if *old != group {
+                let moved = std::mem::replace(old, group);
+                uncount(&mut self.pool_groups, moved);
+                *self.pool_groups.entry(group).or_default() += 1;
+            }
+            return;
+        }
+        let placed = self.placed.entry(*reporter).or_default();
+        if *placed >= SPREAD_WINDOW {
+            return;
+        }
+        *placed += 1;
+        self.pool.insert(id, (group, *reporter));
+        self.pool_order.push_back(id);
+        *self.pool_groups.entry(group).or_default() += 1;
+        while self.pool_order.len() > SPREAD_POOL {
+            let Some(old) = self.pool_order.pop_front() else {
+                break;
+            };
+            if let Some((g, by)) = self.pool.remove(&old) {
+                uncount(&mut self.pool_groups, g);
+                if let Some(n) = self.placed.get_mut(&by) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.placed.remove(&by);
+                    }
+                }
+            }
+        }
     }
 
     /// The birthday test of `window` (groups of distinct records) against
     /// the pool.
-    fn test(&self, window: impl Iterator<Item = NetGroup>) -> Option<Clustering> {
+    fn test(&self, window: impl Iterator<Item = NetGroup>) -> Tested {
         let m = self.pool.len();
         if m < SPREAD_POOL_MIN {
-            return None;
+            return Tested::Untested;
         }
         let mut counts: HashMap<NetGroup, u64> = HashMap::new();
         let mut n = 0usize;
@@ -178,7 +234,7 @@ impl Spread {
             n += 1;
         }
         if n < SPREAD_MIN {
-            return None;
+            return Tested::Untested;
         }
         let (q, q3) = group_moments(self.pool_groups.values().copied(), m as u64);
         let collisions: u64 = counts.values().map(|c| c * (c - 1) / 2).sum();
@@ -188,13 +244,17 @@ impl Spread {
         let expected = pairs * q;
         let var = pairs * (q - q * q) + 6.0 * triples * (q3 - q * q);
         let sd = var.max(0.0).sqrt();
-        (collisions as f64 > expected + SPREAD_SIGMAS * sd).then_some(Clustering {
-            records: n,
-            groups: counts.len(),
-            collisions,
-            expected,
-            sd,
-        })
+        if collisions as f64 > expected + SPREAD_SIGMAS * sd {
+            Tested::Clustered(Clustering {
+                records: n,
+                groups: counts.len(),
+                collisions,
+                expected,
+                sd,
+            })
+        } else {
+            Tested::Passed
+        }
     }
 }
 
@@ -273,12 +333,15 @@ mod tests {
         }
     }
 
-    /// A spread whose pool holds 4,096 records of the real distribution.
+    /// A spread whose pool holds 4,096 records of the real distribution,
+    /// from honest senders of 32 records each.
     fn real_pool(draw: &mut Draw, asns: &[(u32, u64)], total: u64) -> Spread {
         let mut s = Spread::default();
-        let reporters = 256;
-        for r in 0..reporters {
-            let records: Vec<_> = (0..SPREAD_POOL as u32 / reporters)
+        for r in 0..1000 {
+            if s.pool_len() == SPREAD_POOL {
+                break;
+            }
+            let records: Vec<_> = (0..32)
                 .map(|i| (id(1_000_000 + r * 1000 + i), draw.asn(asns, total)))
                 .collect();
             s.returned(&id(r), records);
@@ -384,14 +447,51 @@ mod tests {
     }
 
     #[test]
+    fn only_what_passed_joins_the_pool() {
+        let asns = real_asns();
+        let total: u64 = asns.iter().map(|a| a.1).sum();
+        let mut s = real_pool(&mut Draw(17), &asns, total);
+        let before: Vec<NodeId> = s.pool_order.iter().copied().collect();
+        // 300 poisoners, each with 32 fabricated Sybils of its own on 4
+        // ASes: the first answer of each is not tested (16 records) and the
+        // second is flagged; neither enters the pool, so the last poisoner
+        // is judged against the same network as the first.
+        for p in 0..300u32 {
+            let sybils: Vec<_> = (0..32)
+                .map(|i| (id(20_000_000 + p * 100 + i), NetGroup::Asn(64_512 + i % 4)))
+                .collect();
+            let poisoner = id(30_000_000 + p);
+            assert_eq!(s.returned(&poisoner, sybils[..16].to_vec()), None);
+            assert!(
+                s.returned(&poisoner, sybils[16..].to_vec()).is_some(),
+                "poisoner {p} passed"
+            );
+        }
+        assert!(s.pool_order.iter().copied().eq(before), "pool unchanged");
+        // A sender that passes places at most a window's worth, however
+        // many records it names.
+        let diverse: Vec<_> = (0..100)
+            .map(|i| (id(40_000_000 + i), NetGroup::Asn(100_000 + i)))
+            .collect();
+        assert_eq!(s.returned(&HONEST, diverse), None);
+        assert_eq!(s.placed[&HONEST], SPREAD_WINDOW);
+        assert_eq!(s.pool_len(), SPREAD_POOL, "older records made room");
+        // An answer without records leaves no window behind.
+        assert_eq!(s.returned(&id(50_000_000), []), None);
+        assert!(!s.windows.contains_key(&id(50_000_000)));
+    }
+
+    #[test]
     fn pool_and_windows_stay_bounded() {
         let mut s = Spread::default();
         for r in 0..(SPREAD_SENDERS as u32 + 10) {
             let records: Vec<_> = (0..40)
-                .map(|i| (id(r * 64 + i), NetGroup::Asn(r % 97)))
+                .map(|i| (id(r * 64 + i), NetGroup::Asn((r * 64 + i) % 997)))
                 .collect();
             s.returned(&id(10_000_000 + r), records);
         }
+        assert!(s.placed.values().all(|&n| n <= SPREAD_WINDOW));
+        assert_eq!(s.placed.values().sum::<usize>(), SPREAD_POOL);
         assert_eq!(s.pool_len(), SPREAD_POOL);
         assert_eq!(s.pool_order.len(), SPREAD_POOL);
         assert_eq!(
@@ -401,10 +501,10 @@ mod tests {
         );
         // A record seen again at another address moves its group.
         let moved = id(5);
-        s.returned(&id(1), [(moved, NetGroup::Asn(777))]);
-        s.returned(&id(1), [(moved, NetGroup::Asn(778))]);
-        assert_eq!(s.pool_groups.get(&NetGroup::Asn(777)), None);
-        assert_eq!(s.pool_groups.get(&NetGroup::Asn(778)), Some(&1));
+        s.pool_add(&id(1), moved, NetGroup::Asn(5_000_777));
+        s.pool_add(&id(1), moved, NetGroup::Asn(5_000_778));
+        assert_eq!(s.pool_groups.get(&NetGroup::Asn(5_000_777)), None);
+        assert_eq!(s.pool_groups.get(&NetGroup::Asn(5_000_778)), Some(&1));
         assert_eq!(s.pool_groups.values().sum::<u64>(), SPREAD_POOL as u64);
         assert_eq!(s.windows.len(), SPREAD_SENDERS);
         assert!(s.windows.values().all(|w| w.records.len() <= SPREAD_WINDOW));

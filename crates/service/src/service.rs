@@ -578,8 +578,6 @@ impl ServiceHandle {
         self.score_applied(id, event, outcome);
     }
 
-    /// Scores a NODES answer (a probe's or a lookup's): it earns
-    /// [`ScoreEvent::PingAnswered`], then each event the judge found in it.
     /// The spread test of the records `id` returned lately
     /// ([`discguard_scoring::spread`]): a node whose records come from far
     /// fewer network groups than the network's is scored
@@ -607,6 +605,8 @@ impl ServiceHandle {
         clustered.is_some()
     }
 
+    /// Scores a NODES answer (a probe's or a lookup's): it earns
+    /// [`ScoreEvent::PingAnswered`], then each event the judge found in it.
     fn score_answer(&self, id: &RawId, ip: Option<IpAddr>, events: &[ScoreEvent]) {
         for &event in std::iter::once(&ScoreEvent::PingAnswered).chain(events) {
             self.score(id, ip, event);
@@ -1163,9 +1163,10 @@ impl ServiceHandle {
     /// [`ScoreEvent::PingAnswered`].
     ///
     /// An entry never probed before is asked twice, for 256–254 and for
-    /// 254–252: about 32 distinct records, enough for the spread test
-    /// (`clustered_answers` needs 20) to judge a newcomer at once rather
-    /// than a whole probe cycle later.
+    /// 254–252 (when its first answer was neither lying nor clustered):
+    /// with distance 254 in both, 20–32 distinct records from a full table,
+    /// enough for the spread test (`clustered_answers` needs 20) to judge a
+    /// newcomer at once rather than a whole probe cycle later.
     async fn probe(&self) {
         let next = {
             let mut state = self.inner.state.write();
@@ -1198,7 +1199,9 @@ impl ServiceHandle {
     }
 
     /// One probe FINDNODE to `id` for `[top, top-1, top-2]`, judged and
-    /// scored ([`Self::probe`]). Returns whether it was answered.
+    /// scored ([`Self::probe`]). Returns whether it was answered with
+    /// neither a lie nor a clustered window: whether asking again is worth
+    /// it.
     async fn probe_once(&self, id: RawId, enr: Enr, socket: SocketAddr, top: u64) -> bool {
         let distances = vec![top, top - 1, top - 2];
         let request = self
@@ -1246,7 +1249,7 @@ impl ServiceHandle {
                 self.offer_candidate(nodes[i].clone());
             }
         }
-        true
+        !lying && !clustered
     }
 
     /// Scores the nodes discv5's packet filter banned for their request
