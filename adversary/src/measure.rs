@@ -156,18 +156,6 @@ pub struct ClassScores {
     pub lowest: Option<i32>,
 }
 
-/// The fields of `scores.json` the harness reads.
-#[derive(Deserialize)]
-struct SavedScores {
-    peers: Vec<SavedPeer>,
-}
-
-#[derive(Deserialize)]
-struct SavedPeer {
-    node_id: String,
-    score: i32,
-}
-
 /// Sorts the scores saved in `scores_json` by `class_of` (node ID in hex).
 ///
 /// # Errors
@@ -177,7 +165,7 @@ pub fn score_stats(
     scores_json: &str,
     class_of: impl Fn(&str) -> NodeClass,
 ) -> anyhow::Result<ScoreStats> {
-    let saved: SavedScores = serde_json::from_str(scores_json)?;
+    let saved: discguard_scoring::SavedScores = serde_json::from_str(scores_json)?;
     let mut s = ScoreStats::default();
     for p in &saved.peers {
         let class = match class_of(&p.node_id) {
@@ -587,6 +575,43 @@ mod tests {
     use crate::population::{AttackGroup, place_attackers};
     use rand::SeedableRng as _;
     use std::net::Ipv4Addr;
+
+    /// `scores.json` as discguard writes it (a real scoreboard's
+    /// snapshot), sorted by class of node.
+    #[test]
+    fn saved_scores_are_sorted_by_class() {
+        use discguard_scoring::{Event, Scoreboard, ScoringConfig};
+        let mut board = Scoreboard::new(ScoringConfig::default()).unwrap();
+        let (honest, attacker, flaky, stranger) = ([1u8; 32], [2u8; 32], [3u8; 32], [4u8; 32]);
+        let t = 1_700_000_000_000;
+        board.record(&honest, None, Event::PingAnswered, t);
+        for _ in 0..2 {
+            board.record(&attacker, None, Event::ClusteredAnswers, t);
+        }
+        board.record(&flaky, None, Event::ClusteredAnswers, t);
+        board.record(&stranger, None, Event::ClusteredAnswers, t);
+        let json = serde_json::to_string(&board.snapshot(t)).unwrap();
+        let class = |id: &str| match hex::decode(id).unwrap()[0] {
+            1 => NodeClass::Honest,
+            2 => NodeClass::Attacker,
+            3 => NodeClass::Flaky,
+            _ => NodeClass::Unknown,
+        };
+        let s = score_stats(&json, class).unwrap();
+        let c = |scored, not_served, evicted, lowest| ClassScores {
+            scored,
+            not_served,
+            evicted,
+            lowest: Some(lowest),
+        };
+        assert_eq!(s.honest, c(1, 0, 0, 1));
+        assert_eq!(s.attacker, c(1, 1, 1, -40));
+        assert_eq!(s.flaky, c(1, 1, 1, -20));
+        assert!(
+            score_stats("{\"peers\": []}", class).is_err(),
+            "not scores.json"
+        );
+    }
 
     fn answer(ids: &[&str], engine: Option<(usize, f64)>) -> LookupResponse {
         let peers = ids

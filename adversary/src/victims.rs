@@ -14,11 +14,6 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Environment variable with the victims' log filter (`RUST_LOG` syntax,
-/// default `warn`), e.g. `discguard_service=debug` to see why discguard
-/// scored whom. Each victim logs to `<out>/run-*/<victim>.log`.
-pub const VICTIM_LOG_ENV: &str = "DISCGUARD_VICTIM_LOG";
-
 use anyhow::{Context as _, bail};
 use discguard_service::api::{
     BansResponse, LookupResponse, PeerInfo, PeersResponse, TableResponse,
@@ -30,6 +25,11 @@ use tokio::process::{Child, Command};
 
 use crate::keys::SecretKey;
 use crate::procstat::ProcStat;
+
+/// Environment variable with the victims' log filter (`RUST_LOG` syntax,
+/// default `warn`), e.g. `discguard_service=debug` to see why discguard
+/// scored whom. Each victim logs to `<out>/run-*/<victim>.log`.
+pub const VICTIM_LOG_ENV: &str = "DISCGUARD_VICTIM_LOG";
 
 /// Which defence a victim runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -466,24 +466,22 @@ impl Scoreboard {
         }
     }
 
-    /// `reporter` returned records of these ASN groups (the /16 or /32 where
-    /// the ASN database does not know an address; records without an
-    /// address left out): the [`spread`] test of its last answers. Returns
-    /// the evidence when they are clustered; the caller then records
-    /// [`Event::ClusteredAnswers`] (the event is the caller's, so that it
-    /// acts on the outcome as on any other).
-    pub fn returned_groups(
+    /// `reporter` returned `records` (an answer that did not lie): the
+    /// [`spread`] test of its last answers, on the ASN group of each record
+    /// with a routable address (the /16 or /32 where the ASN database does
+    /// not know it). Returns the evidence when they are clustered; the
+    /// caller then records [`Event::ClusteredAnswers`] (the event is the
+    /// caller's, so that it acts on the outcome as on any other).
+    pub fn returned_groups<'a>(
         &mut self,
         reporter: &NodeId,
-        records: impl IntoIterator<Item = (NodeId, discguard_netgroup::NetGroup)>,
+        records: impl IntoIterator<Item = &'a Record>,
     ) -> Option<Clustering> {
-        self.spread.returned(reporter, records)
-    }
-
-    /// The spread test's state: distinct records in the pool and in the
-    /// window of `reporter`.
-    pub fn spread_state(&self, reporter: &NodeId) -> (usize, usize) {
-        (self.spread.pool_len(), self.spread.window_len(reporter))
+        let groups = records
+            .into_iter()
+            .filter(|r| r.routable)
+            .filter_map(|r| r.groups.map(|g| (r.id, g.asn)));
+        self.spread.returned(reporter, groups)
     }
 
     /// A record some node returned was PINGed: `alive` if it answered. Every

@@ -117,11 +117,6 @@ impl Spread {
         self.pool.len()
     }
 
-    /// Distinct records in the window of `reporter`.
-    pub fn window_len(&self, reporter: &NodeId) -> usize {
-        self.windows.get(reporter).map_or(0, |w| w.records.len())
-    }
-
     /// `reporter` returned `records` (node ID and ASN group of each record
     /// with an address): they join its window, which is tested (when
     /// `records` is not empty); then, if the window passed, they join the

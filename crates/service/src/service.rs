@@ -578,39 +578,36 @@ impl ServiceHandle {
         self.score_applied(id, event, outcome);
     }
 
-    /// The spread test of the records `id` returned lately
-    /// ([`discguard_scoring::spread`]): a node whose records come from far
-    /// fewer network groups than the network's is scored
-    /// [`ScoreEvent::ClusteredAnswers`]. Returns whether it was.
-    fn spread_test<'a>(
+    /// Scores a NODES answer (a probe's or a lookup's, `records` as they
+    /// came): it earns [`ScoreEvent::PingAnswered`], then each event the
+    /// judge found in it; unless it lied, its records go to the spread
+    /// test ([`discguard_scoring::spread`]), and a node whose records come
+    /// from far fewer network groups than the network's is scored
+    /// [`ScoreEvent::ClusteredAnswers`]. Returns whether the answer's
+    /// records may be followed: it neither lied nor was clustered
+    /// (crowding is the caller's to weigh).
+    fn score_answer(
         &self,
         id: &RawId,
         ip: Option<IpAddr>,
-        records: impl IntoIterator<Item = &'a Record>,
+        events: &[ScoreEvent],
+        records: &[Record],
     ) -> bool {
-        let groups = records
-            .into_iter()
-            .filter(|r| r.routable)
-            .filter_map(|r| r.groups.map(|g| (r.id, g.asn)));
-        let (clustered, (pool, window)) = {
-            let mut scores = self.inner.scores.lock();
-            let c = scores.returned_groups(id, groups);
-            (c, scores.spread_state(id))
-        };
-        trace!(node_id = %hex_id(id), pool, window, "spread test");
+        for &event in std::iter::once(&ScoreEvent::PingAnswered).chain(events) {
+            self.score(id, ip, event);
+        }
+        if events
+            .iter()
+            .any(|e| e.class() == discguard_scoring::Class::Malice)
+        {
+            return false;
+        }
+        let clustered = self.inner.scores.lock().returned_groups(id, records);
         if let Some(c) = clustered {
             debug!(node_id = %hex_id(id), records = c.records, groups = c.groups, collisions = c.collisions, expected = c.expected, sd = c.sd, "returned records clustered in few groups");
             self.score(id, ip, ScoreEvent::ClusteredAnswers);
         }
-        clustered.is_some()
-    }
-
-    /// Scores a NODES answer (a probe's or a lookup's): it earns
-    /// [`ScoreEvent::PingAnswered`], then each event the judge found in it.
-    fn score_answer(&self, id: &RawId, ip: Option<IpAddr>, events: &[ScoreEvent]) {
-        for &event in std::iter::once(&ScoreEvent::PingAnswered).chain(events) {
-            self.score(id, ip, event);
-        }
+        clustered.is_none()
     }
 
     /// Acts on a score change: the view entry's rank follows the score; at
@@ -1227,29 +1224,22 @@ impl ServiceHandle {
         let records: Vec<Record> = nodes.iter().map(|r| self.record_of(r)).collect();
         let verdict =
             discguard_scoring::judge(&id, &distances, &records, &self.inner.config.answer_rules);
-        self.score_answer(&id, ip, &verdict.events);
+        let usable: Vec<Record> = verdict.usable.iter().map(|&i| records[i]).collect();
+        let sound = self.score_answer(&id, ip, &verdict.events, &usable);
         if !verdict.events.is_empty() {
             debug!(node_id = %hex_id(&id), events = ?verdict.events, records = records.len(), largest_group = ?verdict.largest_group, "NODES answer judged");
         }
-        let lying = verdict
-            .events
-            .iter()
-            .any(|e| e.class() == discguard_scoring::Class::Malice);
-        // A crowded answer is evidence for the spread test too; a lying
-        // one is scored as such and its records are not taken for anything.
-        let clustered =
-            !lying && self.spread_test(&id, ip, verdict.usable.iter().map(|&i| &records[i]));
         // Records of a crowded, clustered or lying answer are not followed.
-        if !lying && !verdict.events.contains(&ScoreEvent::CrowdedAnswer) && !clustered {
+        if sound && !verdict.events.contains(&ScoreEvent::CrowdedAnswer) {
             self.inner
                 .scores
                 .lock()
-                .returned(&id, verdict.usable.iter().map(|&i| records[i].id));
+                .returned(&id, usable.iter().map(|r| r.id));
             for &i in &verdict.usable {
                 self.offer_candidate(nodes[i].clone());
             }
         }
-        !lying && !clustered
+        sound
     }
 
     /// Scores the nodes discv5's packet filter banned for their request

@@ -342,15 +342,9 @@ impl ServiceHandle {
             .collect();
         let records: Vec<Record> = candidates.iter().map(|c| c.record).collect();
         let report = lookup.on_response(peer, candidates);
-        self.score_answer(peer, ip, &report.events);
-        let lying = report
-            .events
-            .iter()
-            .any(|e| e.class() == discguard_scoring::Class::Malice);
-        if !lying {
-            // The groups of its last answers, crowded ones included.
-            self.spread_test(peer, ip, &records);
-        }
+        // The engine has already taken the records it follows; a clustered
+        // sender is scored all the same.
+        self.score_answer(peer, ip, &report.events, &records);
         if report.events.is_empty() {
             // Remember who returned what: when the verifier PINGs the
             // records, the sender earns `useful_answers` or
